@@ -1,0 +1,1 @@
+"""Canonical types and the error taxonomy. Imports nothing else of ours."""

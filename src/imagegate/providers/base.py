@@ -1,0 +1,40 @@
+"""The provider seam: as small as httpx's transport interface.
+
+An adapter turns one ``ProviderCall`` into one upstream call (or an asynchronous flow such as
+Replicate's polling) and returns an ``ImageResult`` or raises a typed ``ProviderError``
+(``imagegate.core.errors``). It never imports the router or the API.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from imagegate.catalog.schema import Offer
+from imagegate.core.types import ImageRequest, ImageResult, RenderSpec
+
+
+@dataclass(slots=True)
+class ProviderCall:
+    request: ImageRequest
+    offer: Offer
+    spec: RenderSpec
+    n: int  # images asked of this one upstream call (<= offer.capabilities.max_n)
+    deadline: float  # time.monotonic() by which the call must be over
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+
+    async def generate(self, call: ProviderCall) -> ImageResult:
+        """Run one call. Raise ``imagegate.core.errors.ProviderError`` subclasses on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+        ...

@@ -1,0 +1,151 @@
+"""Shared upstream HTTP plumbing for adapters: pooled aiohttp sessions, timeouts, capped bodies,
+time to first byte, and the mapping of transport failures onto typed provider errors."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from imagegate.core.errors import BadResponse, ProviderError, Timeout, Unavailable
+
+DEFAULT_MAX_BODY = 64 * 1024 * 1024  # 64 MiB: a 4K PNG as base64 fits comfortably
+
+
+@dataclass(slots=True)
+class HttpTimeouts:
+    connect: float = 10.0
+    read: float = 300.0  # between bytes; generation takes tens of seconds
+    total: float = 600.0
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    status: int
+    headers: Any  # multidict, case-insensitive
+    body: bytes
+    ttfb_ms: float
+    elapsed_ms: float
+
+    def json(self) -> Any:
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            raise BadResponse(f"upstream sent malformed JSON (HTTP {self.status})", status=self.status) from exc
+
+
+class UpstreamClient:
+    """One pooled keep-alive session per adapter. Create inside a running event loop."""
+
+    def __init__(
+        self,
+        provider: str,
+        timeouts: HttpTimeouts | None = None,
+        *,
+        limit: int = 0,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.provider = provider
+        self.timeouts = timeouts or HttpTimeouts()
+        self.max_body = max_body
+        self._limit = limit
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300, keepalive_timeout=60)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        data: Any = None,
+        timeout: float | None = None,
+        max_body: int | None = None,
+    ) -> UpstreamResponse:
+        """Send one request and read the whole (capped) body. Transport failures become typed errors."""
+        body_bytes = orjson.dumps(json) if json is not None else data
+        hdrs = dict(headers or {})
+        if json is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+        total = min(timeout, self.timeouts.total) if timeout is not None else self.timeouts.total
+        client_timeout = aiohttp.ClientTimeout(
+            total=total, sock_connect=self.timeouts.connect, sock_read=self.timeouts.read
+        )
+        cap = max_body or self.max_body
+        started = time.perf_counter()
+        try:
+            async with self.session.request(
+                method, url, headers=hdrs, data=body_bytes, timeout=client_timeout, allow_redirects=True
+            ) as resp:
+                ttfb = (time.perf_counter() - started) * 1000
+                declared = resp.content_length
+                if declared is not None and declared > cap:
+                    raise BadResponse(
+                        f"upstream body of {declared} bytes exceeds the {cap} byte cap",
+                        provider=self.provider,
+                        status=resp.status,
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_any():
+                    size += len(chunk)
+                    if size > cap:
+                        raise BadResponse(
+                            f"upstream body exceeds the {cap} byte cap", provider=self.provider, status=resp.status
+                        )
+                    chunks.append(chunk)
+                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return UpstreamResponse(
+                    status=resp.status,
+                    headers=resp.headers,
+                    body=body,
+                    ttfb_ms=ttfb,
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                )
+        except ProviderError:
+            raise
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise Timeout(f"{self.provider}: upstream timed out", provider=self.provider) from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise Unavailable(f"{self.provider}: upstream body was cut short", provider=self.provider) from exc
+        except (aiohttp.ClientConnectionError, ConnectionError, OSError) as exc:
+            raise Unavailable(
+                f"{self.provider}: connection failed ({type(exc).__name__})", provider=self.provider
+            ) from exc
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Parse ``Retry-After`` (seconds form) or ``retry-after-ms``."""
+    ms = headers.get("retry-after-ms") if headers is not None else None
+    if ms:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("Retry-After") if headers is not None else None
+    if value:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

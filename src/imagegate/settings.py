@@ -1,0 +1,162 @@
+"""Settings: defaults < config file (YAML) < environment (``IMAGEGATE_*`` and providers' own names).
+
+Built once by ``Settings.load``; the app factory takes a ``Settings`` so tests build their own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class ProviderSettings:
+    """Credentials and endpoint of one upstream provider. ``active`` when credentials are present."""
+
+    name: str
+    api_key: str | None = None  # GEMINI_API_KEY, REPLICATE_API_TOKEN, FAL_KEY, OPENAI_API_KEY
+    base_url: str | None = None  # IMAGEGATE_<NAME>_BASE_URL
+    credentials_file: str | None = None  # vertex: GOOGLE_APPLICATION_CREDENTIALS
+    project: str | None = None  # vertex: VERTEX_PROJECT (else the service account's project_id)
+    location: str = "global"
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 300.0
+    total_timeout_s: float = 600.0
+    enabled: bool = True
+
+    @property
+    def active(self) -> bool:
+        if not self.enabled:
+            return False
+        if self.name == "vertex":
+            return bool(self.credentials_file)
+        return bool(self.api_key)
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"ProviderSettings(name={self.name!r}, base_url={self.base_url!r}, active={self.active})"
+
+
+# provider -> (key env var, base url env var)
+PROVIDER_ENV: dict[str, tuple[str, str]] = {
+    "gemini": ("GEMINI_API_KEY", "IMAGEGATE_GEMINI_BASE_URL"),
+    "vertex": ("GOOGLE_APPLICATION_CREDENTIALS", "IMAGEGATE_VERTEX_BASE_URL"),
+    "replicate": ("REPLICATE_API_TOKEN", "IMAGEGATE_REPLICATE_BASE_URL"),
+    "fal": ("FAL_KEY", "IMAGEGATE_FAL_BASE_URL"),
+    "openai": ("OPENAI_API_KEY", "IMAGEGATE_OPENAI_BASE_URL"),
+}
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=lambda: Path("./data"))
+    database_url: str | None = None  # default: sqlite in data_dir
+    redis_url: str | None = None  # routing state shared across workers when set
+    public_base_url: str | None = None  # for image URLs; default http://host:port
+    master_key: str | None = None  # IMAGEGATE_MASTER_KEY
+    api_keys: list[str] = field(default_factory=list)  # IMAGEGATE_API_KEYS (comma separated)
+    url_ttl_s: int = 3600  # response_format=url lifetime
+    max_upload_bytes: int = 20 * 1024 * 1024  # whole multipart body
+    max_image_pixels: int = 64_000_000  # decompression-bomb limit per image
+    max_prompt_chars: int = 32_000
+    max_n: int = 10
+    log_prompts: bool = False
+    request_timeout_s: float = 300.0  # per-request deadline across all attempts
+    placeholder: str = "auto"  # auto (only when no provider is active) | on | off
+    catalog_dirs: list[Path] = field(default_factory=list)  # extra catalog data dirs
+    routing: dict[str, Any] = field(default_factory=dict)  # router options (policy weights, per-model)
+    stats_window_days: int = 30
+    workers: int = 1
+    providers: dict[str, ProviderSettings] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in PROVIDER_ENV:
+            self.providers.setdefault(name, ProviderSettings(name=name))
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.master_key or self.api_keys)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "imagegate.db"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def active_providers(self) -> list[str]:
+        return [n for n, p in self.providers.items() if p.active]
+
+    @classmethod
+    def load(
+        cls, config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data: dict[str, Any] = {}
+        config = config or env.get("IMAGEGATE_CONFIG")
+        if config:
+            with open(config, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh) or {}
+            if not isinstance(data, dict):
+                raise ValueError(f"{config}: the config file must be a mapping")
+        provider_data = data.pop("providers", {}) or {}
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{config}: unknown settings {sorted(unknown)}")
+        s = cls(**{k: v for k, v in data.items()})
+        s.data_dir = Path(s.data_dir)
+        s.catalog_dirs = [Path(p) for p in s.catalog_dirs]
+        for name, pdata in provider_data.items():
+            s.providers[name] = ProviderSettings(name=name, **(pdata or {}))
+        s._apply_env(env)
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(s, k, Path(v) if k == "data_dir" else v)
+        return s
+
+    def _apply_env(self, env: dict[str, str]) -> None:
+        simple = {
+            "IMAGEGATE_HOST": ("host", str),
+            "IMAGEGATE_PORT": ("port", int),
+            "IMAGEGATE_DATA_DIR": ("data_dir", Path),
+            "IMAGEGATE_DATABASE_URL": ("database_url", str),
+            "IMAGEGATE_REDIS_URL": ("redis_url", str),
+            "IMAGEGATE_PUBLIC_BASE_URL": ("public_base_url", str),
+            "IMAGEGATE_MASTER_KEY": ("master_key", str),
+            "IMAGEGATE_URL_TTL": ("url_ttl_s", int),
+            "IMAGEGATE_MAX_UPLOAD_BYTES": ("max_upload_bytes", int),
+            "IMAGEGATE_MAX_IMAGE_PIXELS": ("max_image_pixels", int),
+            "IMAGEGATE_LOG_PROMPTS": ("log_prompts", lambda v: v.lower() in ("1", "true", "yes")),
+            "IMAGEGATE_REQUEST_TIMEOUT": ("request_timeout_s", float),
+            "IMAGEGATE_PLACEHOLDER": ("placeholder", str),
+            "IMAGEGATE_WORKERS": ("workers", int),
+        }
+        for var, (attr, conv) in simple.items():
+            if env.get(var):
+                setattr(self, attr, conv(env[var]))
+        if env.get("IMAGEGATE_API_KEYS"):
+            self.api_keys = [k.strip() for k in env["IMAGEGATE_API_KEYS"].split(",") if k.strip()]
+        for name, (key_var, url_var) in PROVIDER_ENV.items():
+            p = self.providers[name]
+            if env.get(key_var):
+                if name == "vertex":
+                    p.credentials_file = env[key_var]
+                else:
+                    p.api_key = env[key_var]
+            if env.get(url_var):
+                p.base_url = env[url_var]
+        if env.get("VERTEX_PROJECT"):
+            self.providers["vertex"].project = env["VERTEX_PROJECT"]
+        if env.get("VERTEX_LOCATION"):
+            self.providers["vertex"].location = env["VERTEX_LOCATION"]
