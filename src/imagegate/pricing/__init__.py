@@ -1,1 +1,16 @@
-"""pricing"""
+"""Pricing: price components and their conditions -> ``Cost`` in integer micros. Rules: docs/pricing.md."""
+
+from imagegate.pricing.cost import cost, micros, output_tokens_per_image
+from imagegate.pricing.dry_run import dry_run_body
+from imagegate.pricing.estimate import estimate
+from imagegate.pricing.select import default_resolution, select_components
+
+__all__ = [
+    "cost",
+    "default_resolution",
+    "dry_run_body",
+    "estimate",
+    "micros",
+    "output_tokens_per_image",
+    "select_components",
+]
