@@ -65,6 +65,7 @@ class Settings:
     max_image_pixels: int = 64_000_000  # decompression-bomb limit per image
     max_prompt_chars: int = 32_000
     max_n: int = 10
+    max_input_images: int = 16  # per edit request, before any model's own limit
     log_prompts: bool = False
     request_timeout_s: float = 300.0  # per-request deadline across all attempts
     placeholder: str = "auto"  # auto (only when no provider is active) | on | off

@@ -1,0 +1,43 @@
+"""Bearer-token authentication for the API routes.
+
+Keys come from settings (a master key, plain API keys) or from the database (hashed, see
+``imagegate.store``). With none configured, auth is off and the server binds to loopback only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+
+from imagegate.core.errors import AuthenticationFailed
+
+KeyLookup = Callable[[str], Awaitable[str | None]]  # plaintext -> key id (database keys)
+
+
+class Authenticator:
+    def __init__(self, master_key: str | None, api_keys: list[str], lookup: KeyLookup | None = None) -> None:
+        # Compare digests, never store configured plaintexts beyond start-up.
+        self._static = {
+            hashlib.sha256(k.encode()).digest(): ("master" if k == master_key else f"static-{i}")
+            for i, k in enumerate([*([master_key] if master_key else []), *api_keys])
+        }
+        self._lookup = lookup
+        self.enabled = bool(self._static) or lookup is not None
+
+    async def authenticate(self, authorization: str | None) -> str | None:
+        """Return the key id, or raise ``AuthenticationFailed``. ``None`` when auth is off."""
+        if not self.enabled:
+            return None
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'.")
+        token = authorization[7:].strip()
+        digest = hashlib.sha256(token.encode()).digest()
+        for known, key_id in self._static.items():
+            if hmac.compare_digest(known, digest):
+                return key_id
+        if self._lookup is not None:
+            key_id = await self._lookup(token)
+            if key_id:
+                return key_id
+        raise AuthenticationFailed("Invalid API key.")

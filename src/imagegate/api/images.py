@@ -1,0 +1,131 @@
+"""``POST images/generations`` and ``POST images/edits`` (OpenAI-compatible)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from imagegate.api.multipart import FormData, read_multipart
+from imagegate.api.parsing import build_request
+from imagegate.core.errors import InvalidRequest, PayloadTooLarge
+from imagegate.core.types import ImageRequest, InputImage
+from imagegate.media.inspect import check_mask, inspect_image
+
+
+def _dry_run(request: Request) -> bool:
+    value = request.query_params.get("dryRun") or request.query_params.get("dry_run")
+    return value is not None and value.lower() in ("1", "true", "yes")
+
+
+def _check_declared_length(request: Request, limit: int) -> None:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InvalidRequest("Invalid Content-Length header.") from None
+        if size > limit:
+            raise PayloadTooLarge(f"Upload too large: {size} bytes, the limit is {limit} bytes.")
+
+
+async def _read_json(request: Request, limit: int) -> dict:
+    _check_declared_length(request, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body too large: the limit is {limit} bytes.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body:
+        raise InvalidRequest("The request body is empty: expected a JSON object.")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return data
+
+
+async def _respond(request: Request, image_request: ImageRequest) -> Response:
+    services = request.app.state.services
+    image_request.request_id = request.state.request_id
+    image_request.key_id = request.state.key_id
+    gateway = services.gateway
+    if _dry_run(request):
+        body = gateway.dry_run(image_request)
+        return Response(
+            orjson.dumps(body),
+            media_type="application/json",
+            headers={
+                "X-Imagegate-Request-Id": image_request.request_id,
+                "X-Imagegate-Provider": body["provider"],
+                "X-Imagegate-Cost-Micros": str(body["total_cost_micros"]),
+            },
+        )
+    answer = await gateway.run(image_request)
+    return Response(
+        orjson.dumps(answer.body),
+        media_type="application/json",
+        headers={
+            "X-Imagegate-Provider": answer.provider,
+            "X-Imagegate-Request-Id": answer.request_id,
+            "X-Imagegate-Cost-Micros": str(answer.cost_micros),
+        },
+    )
+
+
+async def generations(request: Request) -> Response:
+    services = request.app.state.services
+    ctype = request.headers.get("content-type", "")
+    if ctype and "json" not in ctype:
+        raise InvalidRequest("images/generations expects a JSON body (Content-Type: application/json).")
+    data = await _read_json(request, services.settings.max_upload_bytes)
+    image_request = build_request(data, operation="generate", limits=services.limits)
+    return await _respond(request, image_request)
+
+
+async def _inspect(data: bytes, max_pixels: int, filename: str | None, field: str) -> InputImage:
+    if not data:
+        raise InvalidRequest(f"The uploaded '{field}' file is empty.", param=field)
+    return await asyncio.to_thread(inspect_image, data, max_pixels=max_pixels, filename=filename, field=field)
+
+
+async def edits(request: Request) -> Response:
+    services = request.app.state.services
+    settings = services.settings
+    _check_declared_length(request, settings.max_upload_bytes)
+    form: FormData = await read_multipart(
+        request.headers.get("content-type", ""), request.stream(), max_bytes=settings.max_upload_bytes
+    )
+    image_files = [f for f in form.files if f.field in ("image", "image[]")]
+    mask_files = [f for f in form.files if f.field == "mask"]
+    if not image_files:
+        raise InvalidRequest(
+            "Missing required parameter: 'image' (one 'image' or repeated 'image[]' files).", param="image"
+        )
+    if len(mask_files) > 1:
+        raise InvalidRequest("Only one 'mask' file is allowed.", param="mask")
+    stray = [f.field for f in form.files if f.field not in ("image", "image[]", "mask")]
+    if stray:
+        raise InvalidRequest(f"Unexpected file field(s): {', '.join(stray)}.", param=stray[0])
+    if len(image_files) > settings.max_input_images:
+        raise InvalidRequest(
+            f"Too many images: {len(image_files)} given, the maximum is {settings.max_input_images}.", param="image"
+        )
+    images = list(
+        await asyncio.gather(*(_inspect(f.data, settings.max_image_pixels, f.filename, "image") for f in image_files))
+    )
+    mask = None
+    if mask_files:
+        mask = await _inspect(mask_files[0].data, settings.max_image_pixels, mask_files[0].filename, "mask")
+        check_mask(mask, images[0])
+    image_request = build_request(
+        dict(form.fields), operation="edit", limits=services.limits, form=True, images=images, mask=mask
+    )
+    return await _respond(request, image_request)

@@ -1,0 +1,38 @@
+"""``GET models`` and ``GET models/{id}`` in the OpenAI shape (ids may be aliases or ``provider/model``)."""
+
+from __future__ import annotations
+
+import calendar
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from imagegate.catalog.schema import ModelRecord
+
+
+def model_object(model: ModelRecord) -> dict[str, Any]:
+    created = calendar.timegm(model.released.timetuple()) if model.released else 0
+    return {
+        "id": model.id,
+        "object": "model",
+        "created": created,
+        "owned_by": model.creator.lower(),
+        "name": model.name,
+        "aliases": list(model.aliases),
+        "status": model.status,
+        "providers": [o.provider for o in model.offers],
+    }
+
+
+async def list_models(request: Request) -> Response:
+    catalog = request.app.state.services.catalog
+    body = {"object": "list", "data": [model_object(m) for m in catalog.models()]}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+async def retrieve_model(request: Request) -> Response:
+    catalog = request.app.state.services.catalog
+    model, _forced = catalog.resolve(request.path_params["model_id"])
+    return Response(orjson.dumps(model_object(model)), media_type="application/json")

@@ -1,0 +1,202 @@
+"""The ``imagegate`` command: serve the gateway, generate and edit from the shell, list models."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from imagegate.settings import Settings
+
+app = typer.Typer(help="imagegate: one OpenAI-compatible API for every image model provider.", no_args_is_help=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML config file (also IMAGEGATE_CONFIG).")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the database and images live.")]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8080).")] = None,
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
+) -> None:
+    """Run the gateway (uvicorn with uvloop and httptools)."""
+    import uvicorn
+
+    settings = Settings.load(config, host=host, port=port, data_dir=data_dir, workers=workers)
+    if not settings.auth_enabled and not _is_loopback(settings.host):
+        typer.echo(
+            f"imagegate: no master key or API keys are configured, so the gateway binds to 127.0.0.1 "
+            f"instead of {settings.host}. Set IMAGEGATE_MASTER_KEY or IMAGEGATE_API_KEYS to serve other hosts.",
+            err=True,
+        )
+        settings.host = "127.0.0.1"
+    # Workers re-read settings from the environment: pass what the flags said.
+    os.environ["IMAGEGATE_HOST"] = settings.host
+    os.environ["IMAGEGATE_PORT"] = str(settings.port)
+    os.environ["IMAGEGATE_DATA_DIR"] = str(settings.data_dir.resolve())
+    if config:
+        os.environ["IMAGEGATE_CONFIG"] = str(Path(config).resolve())
+    uvicorn.run(
+        "imagegate.api.asgi:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
+        timeout_graceful_shutdown=int(settings.request_timeout_s) + 5,
+        server_header=False,
+    )
+
+
+def _run_request(settings: Settings, request) -> dict:  # type: ignore[no-untyped-def]
+    from imagegate.services import build_services
+
+    async def go() -> dict:
+        services = await build_services(settings)
+        await services.start()
+        try:
+            request.request_id = "cli_" + os.urandom(6).hex()
+            return (await services.gateway.run(request)).body
+        finally:
+            await services.aclose()
+
+    return asyncio.run(go())
+
+
+def _write_outputs(body: dict, output: Path) -> None:
+    items = body["data"]
+    for i, item in enumerate(items):
+        target = output if i == 0 else output.with_name(f"{output.stem}-{i + 1}{output.suffix}")
+        target.write_bytes(base64.b64decode(item["b64_json"]))
+        typer.echo(str(target))
+    meta = body["metadata"]
+    typer.echo(f"provider={meta['provider']} cost=${meta['cost']:.6f} request_id={meta['request_id']}", err=True)
+
+
+def _fail(exc: Exception) -> None:
+    from imagegate.core.errors import GatewayError
+
+    if isinstance(exc, GatewayError):
+        typer.echo(f"error ({exc.status} {exc.code}): {exc.message}", err=True)
+        raise typer.Exit(1)
+    raise exc
+
+
+def _format_for(output: Path) -> str | None:
+    ext = output.suffix.lower().lstrip(".")
+    return {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "gif": "gif", "avif": "avif"}.get(ext)
+
+
+@app.command()
+def generate(
+    prompt: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file; the extension picks the format.")],
+    model: Annotated[str, typer.Option(help="Model id, alias or provider/model.")] = "gemini-3-pro-image-preview",
+    size: Annotated[str | None, typer.Option(help="WxH, W:H or auto.")] = None,
+    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 1,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Generate image(s) from a prompt, in-process, with the configured providers."""
+    from imagegate.api.parsing import Limits, build_request
+
+    settings = Settings.load(config, data_dir=data_dir)
+    data = {"model": model, "prompt": prompt, "n": n, "response_format": "b64_json"}
+    if size:
+        data["size"] = size
+    if fmt := _format_for(output):
+        data["output_format"] = fmt
+    try:
+        req = build_request(data, operation="generate", limits=Limits(settings.max_prompt_chars, settings.max_n))
+        body = _run_request(settings, req)
+    except Exception as exc:
+        _fail(exc)
+        return
+    _write_outputs(body, output)
+
+
+@app.command()
+def edit(
+    images: Annotated[list[Path], typer.Argument(help="Input image file(s).")],
+    prompt: Annotated[str, typer.Option("--prompt", help="What to change.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
+    mask: Annotated[Path | None, typer.Option("--mask", help="Mask image (same size as the first image).")] = None,
+    model: Annotated[str, typer.Option(help="Model id, alias or provider/model.")] = "gemini-3-pro-image-preview",
+    size: Annotated[str | None, typer.Option(help="WxH, W:H or auto.")] = None,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Edit image(s) with a prompt, in-process."""
+    from imagegate.api.parsing import Limits, build_request
+    from imagegate.media.inspect import check_mask, inspect_image
+
+    settings = Settings.load(config, data_dir=data_dir)
+    try:
+        inputs = [inspect_image(p.read_bytes(), max_pixels=settings.max_image_pixels, filename=p.name) for p in images]
+        mask_img = None
+        if mask is not None:
+            mask_img = inspect_image(
+                mask.read_bytes(), max_pixels=settings.max_image_pixels, filename=mask.name, field="mask"
+            )
+            check_mask(mask_img, inputs[0])
+        data = {"model": model, "prompt": prompt, "response_format": "b64_json"}
+        if size:
+            data["size"] = size
+        if fmt := _format_for(output):
+            data["output_format"] = fmt
+        req = build_request(
+            data,
+            operation="edit",
+            limits=Limits(settings.max_prompt_chars, settings.max_n),
+            images=inputs,
+            mask=mask_img,
+        )
+        body = _run_request(settings, req)
+    except Exception as exc:
+        _fail(exc)
+        return
+    _write_outputs(body, output)
+
+
+@app.command("models")
+def list_models(config: ConfigOpt = None) -> None:
+    """List the catalog's models with their aliases and providers."""
+    from imagegate.catalog.loader import load_catalog
+
+    settings = Settings.load(config)
+    catalog = load_catalog(settings.catalog_dirs)
+    active = set(settings.active_providers())
+    for m in catalog.models():
+        providers = ", ".join(f"{o.provider}{'*' if o.provider in active else ''}" for o in m.offers)
+        aliases = f" (aliases: {', '.join(m.aliases)})" if m.aliases else ""
+        typer.echo(f"{m.id}{aliases}\n    {m.name} by {m.creator}; providers: {providers}")
+    typer.echo("(* = credentials configured)", err=True)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

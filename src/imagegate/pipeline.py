@@ -1,0 +1,425 @@
+"""The request pipeline: one canonical request in, one priced, normalised, logged answer out.
+
+Reads top to bottom as DESIGN.md draws it: resolve -> candidates -> route (attempts) -> normalise
+-> price -> store -> log. Each step is one call into its package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from imagegate.catalog.loader import Catalog
+from imagegate.catalog.schema import ModelRecord, Offer
+from imagegate.core.errors import (
+    AllProvidersExhausted,
+    GatewayError,
+    InvalidRequest,
+    ProviderError,
+    Timeout,
+    UpstreamError,
+)
+from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageResult, RenderSpec, Usage
+from imagegate.media.convert import normalise
+from imagegate.media.sizes import map_size
+from imagegate.pricing import cost as price_usage
+from imagegate.pricing import dry_run_body, estimate
+from imagegate.providers.base import Provider, ProviderCall
+from imagegate.router import AttemptContext, Candidate, Router
+from imagegate.store.blobs import BlobStore
+from imagegate.telemetry.recorder import RequestRecord, RequestRecorder
+
+
+@dataclass(slots=True)
+class Planned:
+    """One offer that can serve the request, with its size mapping."""
+
+    offer: Offer
+    spec: RenderSpec
+    candidate: Candidate
+
+
+@dataclass(slots=True)
+class GatewayAnswer:
+    body: dict[str, Any]
+    provider: str
+    cost_micros: int
+    request_id: str
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        catalog: Catalog,
+        providers: dict[str, Provider],
+        router: Router,
+        blobs: BlobStore,
+        recorder: RequestRecorder,
+        url_for: Callable[[str, str], str],
+        url_ttl_s: int = 3600,
+        request_timeout_s: float = 300.0,
+        log_prompts: bool = False,
+        placeholder_only: bool = False,
+    ) -> None:
+        self.catalog = catalog
+        self.providers = providers
+        self.router = router
+        self.blobs = blobs
+        self.recorder = recorder
+        self.url_for = url_for
+        self.url_ttl_s = url_ttl_s
+        self.request_timeout_s = request_timeout_s
+        self.log_prompts = log_prompts
+        self.placeholder_only = placeholder_only
+
+    # ------------------------------------------------------------------ planning
+
+    def offers_for(self, model: ModelRecord) -> list[Offer]:
+        """The model's offers that have an active adapter (plus the placeholder when enabled)."""
+        if self.placeholder_only:
+            return [self.catalog.placeholder_offer(model)]
+        offers = [o for o in model.offers if o.provider in self.providers]
+        if "placeholder" in self.providers:
+            offers.append(self.catalog.placeholder_offer(model))
+        return offers
+
+    def plan(self, request: ImageRequest) -> tuple[ModelRecord, str | None, list[Planned]]:
+        model, forced = self.catalog.resolve(request.model)
+        offers = self.offers_for(model)
+        if forced:
+            if forced not in self.providers and not self.placeholder_only:
+                raise InvalidRequest(
+                    f"Provider '{forced}' is not configured on this gateway for model '{model.id}'.", param="model"
+                )
+            if not self.placeholder_only:
+                offers = [o for o in offers if o.provider == forced]
+        if not offers:
+            raise InvalidRequest(f"No provider is configured for model '{model.id}'.", param="model")
+        planned: list[Planned] = []
+        first_error: GatewayError | None = None
+        for offer in offers:
+            try:
+                self._check_capabilities(request, offer)
+                spec = map_size(request, offer.capabilities)
+            except GatewayError as exc:
+                first_error = first_error or exc
+                continue
+            est = estimate(request, offer, spec)
+            planned.append(Planned(offer, spec, Candidate(offer=offer, estimated_cost_micros=est.total_micros)))
+        if not planned:
+            assert first_error is not None
+            raise first_error
+        return model, forced, planned
+
+    @staticmethod
+    def _check_capabilities(request: ImageRequest, offer: Offer) -> None:
+        caps = offer.capabilities
+        if request.operation == "edit" and not caps.supports_edit:
+            raise InvalidRequest(f"Model does not support image edits on {offer.provider_name}.", param="image")
+        needed = len(request.images) + (1 if request.mask is not None and not caps.supports_mask else 0)
+        if needed > caps.max_input_images:
+            raise InvalidRequest(
+                f"Too many input images: {needed} given, {offer.provider_name} accepts at most "
+                f"{caps.max_input_images}.",
+                param="image",
+            )
+
+    # ------------------------------------------------------------------ dry run
+
+    def dry_run(self, request: ImageRequest) -> dict[str, Any]:
+        model, forced, planned = self.plan(request)
+        ordered = self.router.order(model.id, [p.candidate for p in planned], request.preferences, forced)
+        if not ordered:
+            raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
+        chosen = next(p for p in planned if p.candidate is ordered[0])
+        return dry_run_body(model.id, chosen.offer, estimate(request, chosen.offer, chosen.spec))
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self, request: ImageRequest) -> GatewayAnswer:
+        started = time.perf_counter()
+        started_wall = time.time()
+        model_id: str | None = None
+        attempts: list[Attempt] = []
+        try:
+            model, forced, planned = self.plan(request)
+            model_id = model.id
+            by_candidate = {id(p.candidate): p for p in planned}
+            deadline = time.monotonic() + self.request_timeout_s
+
+            async def attempt(candidate: Candidate, ctx: AttemptContext) -> ImageResult:
+                p = by_candidate[id(candidate)]
+                return await self._call_offer(request, p, ctx, deadline)
+
+            def cost_of(candidate: Candidate, result: ImageResult) -> int:
+                p = by_candidate[id(candidate)]
+                return price_usage(
+                    result.usage, p.offer, resolution=p.spec.resolution, batch=request.batch
+                ).total_micros
+
+            routed = await self.router.run(
+                model.id,
+                [p.candidate for p in planned],
+                attempt,
+                prefs=request.preferences,
+                forced_provider=forced,
+                deadline=deadline,
+                cost_of=cost_of,
+            )
+            attempts = routed.attempts
+            chosen = by_candidate[id(routed.candidate)]
+            result = routed.result
+            cost = price_usage(result.usage, chosen.offer, resolution=chosen.spec.resolution, batch=request.batch)
+            images = await normalise(
+                result.images,
+                output_format=request.output_format,
+                compression=request.output_compression,
+                want_b64=request.response_format == "b64_json",
+                background=request.background,
+            )
+            data = await self._render_data(images, request, result.text)
+            body = self._body(request, model.id, chosen.offer, result, data, cost.total_micros, attempts)
+            image_bytes = sum(_image_size(i) for i in images)
+            self._log(
+                request,
+                model_id,
+                chosen.offer,
+                200,
+                None,
+                None,
+                started,
+                started_wall,
+                result,
+                cost.total_micros,
+                len(images),
+                image_bytes,
+                attempts,
+            )
+            return GatewayAnswer(body, chosen.offer.provider, cost.total_micros, request.request_id, attempts)
+        except ProviderError as exc:  # a non-retryable refusal, returned as is
+            error = UpstreamError(
+                f"{exc.provider or 'provider'} refused the request: {exc.message}",
+                details={"provider": exc.provider, "reason": exc.reason},
+            )
+            attempts = getattr(exc, "attempts", attempts)
+            self._log(
+                request,
+                model_id,
+                None,
+                error.status,
+                exc.kind,
+                error.message,
+                started,
+                started_wall,
+                None,
+                0,
+                0,
+                0,
+                attempts,
+            )
+            raise error from None
+        except GatewayError as exc:
+            attempts = (exc.details or {}).get("_attempts", attempts) if isinstance(exc, AllProvidersExhausted) else []
+            self._log(
+                request,
+                model_id,
+                None,
+                exc.status,
+                exc.code,
+                exc.message,
+                started,
+                started_wall,
+                None,
+                0,
+                0,
+                0,
+                attempts,
+            )
+            raise
+
+    async def _call_offer(
+        self, request: ImageRequest, planned: Planned, ctx: AttemptContext, deadline: float
+    ) -> ImageResult:
+        """One routed attempt on one offer; ``n`` beyond the offer's limit becomes parallel calls."""
+        provider = self.providers[planned.offer.provider]
+        max_n = planned.offer.capabilities.max_n
+        chunks = [max_n] * (request.n // max_n) + ([request.n % max_n] if request.n % max_n else [])
+        call_deadline = min(deadline, time.monotonic() + ctx.timeout_s)
+
+        async def one(n: int) -> ImageResult:
+            call = ProviderCall(request=request, offer=planned.offer, spec=planned.spec, n=n, deadline=call_deadline)
+            try:
+                async with asyncio.timeout(max(0.001, call_deadline - time.monotonic())):
+                    return await provider.generate(call)
+            except TimeoutError:
+                raise Timeout(
+                    f"{planned.offer.provider}: no answer within the attempt's time limit",
+                    provider=planned.offer.provider,
+                ) from None
+
+        if len(chunks) == 1:
+            return await one(chunks[0])
+        results = await asyncio.gather(*(one(n) for n in chunks), return_exceptions=True)
+        # Retry each failed retryable sub-call once, in parallel, while time remains.
+        failed = [i for i, r in enumerate(results) if isinstance(r, ProviderError) and r.retryable]
+        if failed and call_deadline - time.monotonic() > 1:
+            retried = await asyncio.gather(*(one(chunks[i]) for i in failed), return_exceptions=True)
+            for i, r in zip(failed, retried, strict=True):
+                results[i] = r
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return _merge([r for r in results if isinstance(r, ImageResult)])
+
+    async def _render_data(
+        self, images: list[GeneratedImage], request: ImageRequest, text: str | None
+    ) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = []
+        for img in images:
+            item: dict[str, Any]
+            if request.response_format == "b64_json":
+                item = {"b64_json": img.b64}
+            else:
+                assert img.data is not None
+                token = await self.blobs.put(img.data, img.mime_type, self.url_ttl_s)
+                item = {"url": self.url_for(token, img.mime_type)}
+            if text:
+                item["revised_prompt"] = text
+            data.append(item)
+        return data
+
+    def _body(
+        self,
+        request: ImageRequest,
+        model_id: str,
+        offer: Offer,
+        result: ImageResult,
+        data: list[dict[str, Any]],
+        cost_micros: int,
+        attempts: list[Attempt],
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"created": int(time.time()), "data": data}
+        if request.output_format:
+            body["output_format"] = request.output_format
+        if request.size:
+            body["size"] = request.size
+        if request.quality:
+            body["quality"] = request.quality
+        if request.background:
+            body["background"] = request.background
+        usage = result.usage
+        if usage.reported:
+            body["usage"] = {
+                "input_tokens": usage.input_tokens,
+                "input_tokens_details": {
+                    "image_tokens": usage.input_image_tokens,
+                    "text_tokens": usage.input_text_tokens,
+                },
+                "output_tokens": usage.output_tokens,
+                "output_tokens_details": {
+                    "image_tokens": usage.output_image_tokens,
+                    "text_tokens": usage.output_text_tokens,
+                },
+                "total_tokens": usage.input_tokens + usage.output_tokens,
+            }
+        body["metadata"] = {
+            "model": model_id,
+            "executed_model": f"{offer.provider}/{offer.provider_model_id}",
+            "provider": offer.provider,
+            "provider_name": offer.provider_name,
+            "cost": cost_micros / 1_000_000,
+            "cost_micros": cost_micros,
+            "currency": "USD",
+            "request_id": request.request_id,
+            "attempts": [attempt_json(a) for a in attempts],
+        }
+        return body
+
+    def _log(
+        self,
+        request: ImageRequest,
+        model_id: str | None,
+        offer: Offer | None,
+        status: int,
+        error_class: str | None,
+        error_message: str | None,
+        started: float,
+        started_wall: float,
+        result: ImageResult | None,
+        cost_micros: int,
+        image_count: int,
+        image_bytes: int,
+        attempts: list[Attempt],
+    ) -> None:
+        ttfb = next((a.ttfb_ms for a in reversed(attempts) if a.outcome == "success"), None)
+        self.recorder.record(
+            RequestRecord(
+                id=request.request_id,
+                created_at=started_wall,
+                key_id=request.key_id,
+                model=request.model,
+                model_id=model_id,
+                operation=request.operation,
+                provider=offer.provider if offer else None,
+                provider_model_id=offer.provider_model_id if offer else None,
+                status=status,
+                error_class=error_class,
+                error_message=error_message,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                ttfb_ms=ttfb,
+                cost_micros=cost_micros,
+                image_count=image_count,
+                image_bytes=image_bytes,
+                prompt=request.prompt if self.log_prompts else None,
+                dry_run=False,
+                user=request.user,
+                attempts=attempts,
+            )
+        )
+
+
+def attempt_json(a: Attempt) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "provider": a.provider,
+        "outcome": a.outcome,
+        "latency_ms": round(a.latency_ms, 1),
+    }
+    if a.status is not None:
+        out["status"] = a.status
+    if a.error:
+        out["error"] = a.error
+    if a.hedged:
+        out["hedged"] = True
+    if a.cost_micros:
+        out["cost_micros"] = a.cost_micros
+    return out
+
+
+def _merge(results: list[ImageResult]) -> ImageResult:
+    usage = Usage()
+    images: list[GeneratedImage] = []
+    for r in results:
+        usage.add(r.usage)
+        images.extend(r.images)
+    ttfbs = [r.ttfb_ms for r in results if r.ttfb_ms is not None]
+    return ImageResult(
+        images=images,
+        usage=usage,
+        text=next((r.text for r in results if r.text), None),
+        provider_request_id=results[0].provider_request_id if results else None,
+        ttfb_ms=max(ttfbs) if ttfbs else None,
+    )
+
+
+def _image_size(img: GeneratedImage) -> int:
+    if img.data is not None:
+        return len(img.data)
+    if img.b64 is not None:
+        return math.floor(len(img.b64) * 3 / 4)
+    return 0
