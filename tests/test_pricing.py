@@ -70,7 +70,8 @@ def test_google_input_image(catalog, provider) -> None:
 
 @pytest.mark.parametrize("provider", ["replicate", "fal"])
 @pytest.mark.parametrize(("resolution", "expected"), [("1K", 150_000), ("2K", 150_000), ("4K", 300_000),
-                                                      (None, 150_000), ("4k", 300_000)])
+                                                      (None, 150_000), ("4k", 300_000),
+                                                      ("auto", 150_000)])
 def test_per_image_offers(catalog, provider, resolution, expected) -> None:
     offer = offer_of(catalog, "gemini-3-pro-image-preview", provider)
     c = cost(Usage(output_images=1), offer, resolution=resolution)

@@ -3,12 +3,13 @@
 from imagegate.pricing.cost import cost, micros, output_tokens_per_image
 from imagegate.pricing.dry_run import dry_run_body
 from imagegate.pricing.estimate import estimate
-from imagegate.pricing.select import default_resolution, select_components
+from imagegate.pricing.select import default_resolution, effective_resolution, select_components
 
 __all__ = [
     "cost",
     "default_resolution",
     "dry_run_body",
+    "effective_resolution",
     "estimate",
     "micros",
     "output_tokens_per_image",

@@ -11,15 +11,17 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from imagegate.catalog.schema import EstimateHints, Offer, PriceComponent
 from imagegate.core.types import Cost, CostComponent, Usage
-from imagegate.pricing.select import Slot, default_resolution, select_components
+from imagegate.pricing.select import Slot, effective_resolution, select_components
 
 _MICROS = Decimal(1_000_000)
 
 
 def cost(usage: Usage, offer: Offer, *, resolution: str | None, batch: bool = False) -> Cost:
-    """What ``usage`` costs on ``offer`` at ``resolution`` (None: the offer's default tier)."""
-    resolution = resolution or default_resolution(offer)
-    resolution = resolution.upper() if resolution else None
+    """What ``usage`` costs on ``offer`` at ``resolution`` (None or "auto": the offer's default tier).
+
+    ``estimated`` is set when the provider reported no token counts and image tokens came from estimate hints.
+    """
+    resolution = effective_resolution(offer, resolution)
     selected = select_components(offer.pricing.components, resolution=resolution, batch=batch)
     filled = False
     if not usage.reported:

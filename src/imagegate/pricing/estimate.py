@@ -8,7 +8,7 @@ import math
 from imagegate.catalog.schema import Offer
 from imagegate.core.types import Cost, ImageRequest, RenderSpec, Usage
 from imagegate.pricing.cost import cost, output_tokens_per_image
-from imagegate.pricing.select import default_resolution
+from imagegate.pricing.select import effective_resolution
 
 
 def estimate(request: ImageRequest, offer: Offer, spec: RenderSpec, *, n: int | None = None) -> Cost:
@@ -20,7 +20,7 @@ def estimate(request: ImageRequest, offer: Offer, spec: RenderSpec, *, n: int | 
     """
     count = request.n if n is None else n
     hints = offer.estimate
-    resolution = spec.resolution or default_resolution(offer)
+    resolution = effective_resolution(offer, spec.resolution)
     size = f"{spec.width}x{spec.height}" if spec.width and spec.height else None
     per_image = output_tokens_per_image(hints, resolution=resolution, quality=request.quality, size=size)
     prompt_tokens = math.ceil(len(request.prompt) / hints.chars_per_token) if request.prompt else 0

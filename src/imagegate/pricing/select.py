@@ -30,6 +30,13 @@ def default_resolution(offer: Offer) -> str | None:
     return resolutions[0] if resolutions else None
 
 
+def effective_resolution(offer: Offer, resolution: str | None) -> str | None:
+    """``resolution`` upper-cased ("2k" -> "2K"); None or "auto" mean the offer's default tier."""
+    if not resolution or resolution.lower() == "auto":
+        resolution = default_resolution(offer)
+    return resolution.upper() if resolution else None
+
+
 def select_components(
     components: Iterable[PriceComponent], *, resolution: str | None, batch: bool
 ) -> dict[Slot, PriceComponent]:
