@@ -1,0 +1,5 @@
+"""``python -m imagegate`` runs the CLI."""
+
+from imagegate.cli import app
+
+app()
