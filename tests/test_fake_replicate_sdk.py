@@ -187,3 +187,24 @@ async def test_validation_and_auth_errors(fake: Fake):
     with pytest.raises(ReplicateError) as info:
         await asyncio.to_thread(fake.client().run, "google/unknown-model", input=INPUT)
     assert info.value.status == 404
+
+
+async def test_cancel_after_deadline_and_stream(fake: Fake):
+    fake.state.hold = asyncio.Event()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    verify = ssl.create_default_context(cafile=str(fake.cert))
+    async with httpx.AsyncClient(base_url=fake.url, headers=headers, verify=verify) as http:
+        bad = await http.post(f"/v1/models/{MODEL}/predictions", json={"input": INPUT},
+                              headers={"Cancel-After": "soon"})
+        assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+        resp = await http.post(f"/v1/models/{MODEL}/predictions", json={"input": INPUT},
+                               headers={"Cancel-After": "1ms"})
+        assert resp.status_code == 201 and resp.json()["status"] == "starting"
+        run = fake.state.runs[resp.json()["id"]]
+        await run.done.wait()
+        assert run.pred["status"] in ("aborted", "canceled")
+        fake.state.hold = None
+        ok = (await http.post(f"/v1/models/{MODEL}/predictions", json={"input": INPUT})).json()
+        async with http.stream("GET", ok["urls"]["stream"]) as stream:
+            text = (await stream.aread()).decode()
+    assert "event: output" in text and "event: done" in text

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from imagegate.media.sizes import pixel_size
 from imagegate.testing.fakes.replicate.files import file_object, list_files, output_file, upload_file
 from imagegate.testing.fakes.replicate.predictions import (
     cancel_prediction,
@@ -31,7 +32,6 @@ from imagegate.testing.fakes.replicate.schema import (
     MODEL,
     VERSION_ID,
     model_object,
-    pixel_size,
     validate_input,
     version_object,
 )

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from imagegate.media.sizes import pixel_size  # the model's native pixels per ratio and tier
 from imagegate.testing.fakes.common import abort_connection, make_image, send_body
 from imagegate.testing.fakes.replicate.files import image_size, resolve_image
 from imagegate.testing.fakes.replicate.schema import (
@@ -22,7 +23,6 @@ from imagegate.testing.fakes.replicate.schema import (
     MODEL,
     VERSION_ID,
     nearest_ratio,
-    pixel_size,
     validate_input,
 )
 from imagegate.testing.fakes.replicate.state import (

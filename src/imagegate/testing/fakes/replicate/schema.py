@@ -8,12 +8,9 @@ from typing import Any
 
 MODEL = "google/nano-banana-pro"
 VERSION_ID = hashlib.sha256(MODEL.encode()).hexdigest()
-RATIOS_1K = {
-    "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
-    "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672),
-}
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 ENUMS: dict[str, tuple[str, ...]] = {
-    "aspect_ratio": ("match_input_image", *RATIOS_1K),
+    "aspect_ratio": ("match_input_image", *ASPECT_RATIOS),
     "resolution": ("1K", "2K", "4K"),
     "output_format": ("jpg", "png"),
     "safety_filter_level": ("block_low_and_above", "block_medium_and_above", "block_only_high"),
@@ -22,19 +19,17 @@ DEFAULTS = {"aspect_ratio": "match_input_image", "resolution": "2K", "output_for
             "safety_filter_level": "block_only_high"}
 MAX_IMAGE_INPUTS = 14
 E005 = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
-_TIERS = {"1K": 1, "2K": 2, "4K": 4}
 
 
-def pixel_size(aspect_ratio: str, resolution: str) -> tuple[int, int]:
-    """Output size of the model for a ratio and tier (1K sizes as Gemini 3 Pro Image returns them)."""
-    w, h = RATIOS_1K[aspect_ratio]
-    k = _TIERS[resolution]
-    return w * k, h * k
+def _log_ratio(ratio: str) -> float:
+    w, _, h = ratio.partition(":")
+    return math.log(float(w) / float(h))
 
 
 def nearest_ratio(width: int, height: int) -> str:
+    """The supported ratio nearest to an input image's shape (what ``match_input_image`` renders)."""
     target = math.log(width / height)
-    return min(RATIOS_1K, key=lambda r: abs(math.log(RATIOS_1K[r][0] / RATIOS_1K[r][1]) - target))
+    return min(ASPECT_RATIOS, key=lambda r: abs(_log_ratio(r) - target))
 
 
 def validate_input(inp: Any) -> list[dict[str, str]]:
