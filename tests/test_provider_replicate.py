@@ -322,3 +322,44 @@ def test_poll_schedule_backs_off_with_jitter_and_a_cap():
 
 def test_injector_default_profile_is_instant():
     assert FaultInjector().decide().latency_s == 0.0
+
+
+async def test_polling_rides_out_transient_errors(offer):
+    """A 429 or 503 while polling does not abandon a running (billed) prediction."""
+    from aiohttp import web
+
+    answers = iter([(429, {"detail": "throttled", "status": 429}), (503, {"detail": "busy", "status": 503})])
+    naps: list[float] = []
+
+    def prediction(request: web.Request, status: str, output: str | None = None) -> dict:
+        base = f"http://{request.host}"
+        return {"id": "p1", "status": status, "output": output,
+                "urls": {"get": f"{base}/v1/predictions/p1", "cancel": f"{base}/v1/predictions/p1/cancel"}}
+
+    async def create(request: web.Request) -> web.Response:
+        return web.json_response(prediction(request, "starting"), status=201)
+
+    async def get(request: web.Request) -> web.Response:
+        status, body = next(answers, (200, None))
+        if body is not None:
+            return web.json_response(body, status=status, headers={"Retry-After": "3"})
+        return web.json_response(prediction(request, "succeeded", f"http://{request.host}/out.png"))
+
+    async def out(request: web.Request) -> web.Response:
+        return web.Response(body=png(8, 8), content_type="image/png")
+
+    async def sleep(delay: float) -> None:
+        naps.append(delay)
+
+    app = web.Application()
+    app.router.add_post("/v1/models/{owner}/{name}/predictions", create)
+    app.router.add_get("/v1/predictions/p1", get)
+    app.router.add_get("/out.png", out)
+    async with RunningFake(app) as running:
+        provider = make_provider(running.url, sleep=sleep)
+        try:
+            result = await provider.generate(make_call(offer))
+        finally:
+            await provider.aclose()
+    assert result.provider_request_id == "p1" and (result.images[0].width, result.images[0].height) == (8, 8)
+    assert naps == [0.0, 3.0, 0.0, 0.0]  # poll, 429 (its Retry-After honoured), poll, 503, poll
