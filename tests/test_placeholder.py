@@ -125,3 +125,31 @@ def test_fit_pixels() -> None:
     w, h = fit_pixels(16384, 16384)
     assert w * h <= 24_000_000 and w == h
     assert fit_pixels(0, 10) == (1, 10)
+
+
+async def test_output_compression_is_honoured(offer: Offer) -> None:
+    provider = PlaceholderProvider()
+    sizes = []
+    for compression in (10, 95):
+        c = call(offer, fmt="jpeg", size=(512, 512))
+        c.request.output_compression = compression
+        sizes.append(len((await provider.generate(c)).images[0].data or b""))
+    assert sizes[0] < sizes[1]
+
+
+@pytest.mark.parametrize("fmt", ["gif", "avif"])
+async def test_formats_the_offer_lacks_are_converted_by_normalise(offer: Offer, fmt: str) -> None:
+    """What the pipeline does: map the size, render with the placeholder, normalise to the asked format."""
+    from imagegate.media.convert import normalise
+    from imagegate.media.inspect import accepted_formats
+    from imagegate.media.sizes import map_size
+
+    if fmt not in accepted_formats():
+        pytest.skip(f"Pillow without {fmt}")
+    c = call(offer, fmt=fmt)
+    c.request.aspect_ratio = "16:9"
+    c.spec = map_size(c.request, offer.capabilities)
+    result = await PlaceholderProvider().generate(c)
+    [out] = await normalise(result.images, output_format=fmt, compression=None, want_b64=True)
+    assert out.mime_type == f"image/{fmt}"
+    assert decode(out.data).size == (1376, 768)

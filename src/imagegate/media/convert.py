@@ -83,7 +83,7 @@ def convert_bytes(
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the provider sent unusable bytes
         raise BadImageOutput(f"The provider returned an image that cannot be decoded: {exc}") from None
     buf = io.BytesIO()
-    img.save(buf, format=PIL_FORMATS[fmt], **_save_options(fmt, compression))
+    img.save(buf, format=PIL_FORMATS[fmt], **save_options(fmt, compression))
     return buf.getvalue(), img.width, img.height
 
 
@@ -107,7 +107,8 @@ def _prepare_mode(img: Image.Image, fmt: str, background: str | None) -> Image.I
     return img.convert("RGBA" if has_alpha else "RGB")
 
 
-def _save_options(fmt: str, compression: int | None) -> dict[str, object]:
+def save_options(fmt: str, compression: int | None) -> dict[str, object]:
+    """Pillow ``save`` keywords for ``fmt`` at ``output_compression`` (see the module docstring)."""
     quality = DEFAULT_QUALITY if compression is None else max(0, min(100, compression))
     if fmt == "jpeg":
         return {"quality": max(1, min(95, quality)), "optimize": False}

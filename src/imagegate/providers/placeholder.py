@@ -16,6 +16,7 @@ import textwrap
 from PIL import Image, ImageDraw, ImageFont
 
 from imagegate.core.types import GeneratedImage, ImageResult, InputImage, Usage
+from imagegate.media.convert import save_options
 from imagegate.media.formats import MIME_TYPES, PIL_FORMATS
 from imagegate.providers.base import ProviderCall
 
@@ -37,7 +38,16 @@ class PlaceholderProvider:
         label = f"{call.offer.provider_model_id}  {call.spec.width}x{call.spec.height}"
         renders = [
             asyncio.to_thread(
-                render_placeholder, request.prompt, request.seed, i, width, height, fmt, label=label, thumbnail=thumb
+                render_placeholder,
+                request.prompt,
+                request.seed,
+                i,
+                width,
+                height,
+                fmt,
+                label=label,
+                thumbnail=thumb,
+                compression=request.output_compression,
             )
             for i in range(call.n)
         ]
@@ -92,6 +102,7 @@ def render_placeholder(
     *,
     label: str = "",
     thumbnail: InputImage | None = None,
+    compression: int | None = None,
 ) -> bytes:
     """One placeholder image, encoded as ``fmt``. Blocking: run it in a thread."""
     img = Image.new("P", (width, height), _BG)
@@ -121,7 +132,7 @@ def render_placeholder(
     if label and height - 2 * margin - text_size > y:
         small = ImageFont.load_default(size=max(8, text_size * 2 // 3))
         draw.text((x, height - 2 * margin - text_size), label, fill=_SHADE, font=small)
-    return _encode(img, fmt)
+    return _encode(img, fmt, compression)
 
 
 def _paste_thumbnail(canvas: Image.Image, image: InputImage, x: int, y: int, max_w: int, max_h: int) -> int:
@@ -140,13 +151,14 @@ def _paste_thumbnail(canvas: Image.Image, image: InputImage, x: int, y: int, max
     return y + thumb.height
 
 
-def _encode(img: Image.Image, fmt: str) -> bytes:
+def _encode(img: Image.Image, fmt: str, compression: int | None) -> bytes:
+    """Encode like a provider that honours ``output_compression``; lossy encoders at their fastest settings."""
     buf = io.BytesIO()
+    options = save_options(fmt, compression)
     if fmt in ("png", "gif"):
-        img.save(buf, format=PIL_FORMATS[fmt], **({"compress_level": 6} if fmt == "png" else {}))
+        img.save(buf, format=PIL_FORMATS[fmt], **options)
         return buf.getvalue()
     rgb = img.convert("RGB")
-    options: dict[str, object] = {"quality": 85}
     if fmt == "webp":
         options["method"] = 0
     elif fmt == "avif":
