@@ -60,7 +60,7 @@ def test_rgba_png() -> None:
     [
         (b"", "empty"),
         (b"hello, I am plainly text and not a picture", "not an image"),
-        (b"{\"json\": true}", "not an image"),
+        (b'{"json": true}', "not an image"),
         (b"\x00" * 100, "not an image"),
     ],
 )

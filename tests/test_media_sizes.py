@@ -118,8 +118,25 @@ def test_exact_size_offer_without_auto_gets_a_listed_size() -> None:
 
 @pytest.mark.parametrize(
     "size",
-    ["0x1024", "1024x0", "-5x100", "abc", "1024", "1024x", "x1024", "10.5x20", "16385x1024", "1024x99999",
-     "100000x100000", "9000x1000", "1000x9000", "0:1", "1:0", "16:", "huge"],
+    [
+        "0x1024",
+        "1024x0",
+        "-5x100",
+        "abc",
+        "1024",
+        "1024x",
+        "x1024",
+        "10.5x20",
+        "16385x1024",
+        "1024x99999",
+        "100000x100000",
+        "9000x1000",
+        "1000x9000",
+        "0:1",
+        "1:0",
+        "16:",
+        "huge",
+    ],
 )
 def test_impossible_sizes_name_the_supported_values(size: str) -> None:
     with pytest.raises(InvalidRequest) as exc:

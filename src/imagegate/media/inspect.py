@@ -94,6 +94,4 @@ def _too_large(field: str, name: str, size: tuple[int, int] | None, max_pixels: 
 def _corrupt(field: str, name: str, fmt: str, exc: Exception) -> InvalidRequest:
     detail = str(exc).strip().split("\n", 1)[0][:120]
     why = f": {detail}" if detail else ""
-    return InvalidRequest(
-        f"The uploaded '{field}' file{name} is a truncated or corrupt {fmt} image{why}.", param=field
-    )
+    return InvalidRequest(f"The uploaded '{field}' file{name} is a truncated or corrupt {fmt} image{why}.", param=field)
