@@ -96,7 +96,7 @@ class FalProvider:
         resp = await self._http.request("POST", url, headers=self._auth(), json=body, timeout=call.remaining())
         if resp.status != 200:
             raise self._error(resp)
-        queued = resp.json()
+        queued = _json(resp, self.name)
         if not isinstance(queued, dict) or not queued.get("request_id"):
             raise BadResponse("fal: the submit answer has no request_id", provider=self.name, status=resp.status)
         request_id = str(queued["request_id"])
@@ -183,7 +183,7 @@ class FalProvider:
         ttfb_at = (time.perf_counter() - started) * 1000 - resp.elapsed_ms + resp.ttfb_ms
         if resp.status != 200:
             raise self._error(resp, error_type)
-        result = resp.json()
+        result = _json(resp, self.name)
         if not isinstance(result, dict):
             raise BadResponse("fal: the result is not a JSON object", provider=self.name, status=resp.status)
         return result, ttfb_at
@@ -197,7 +197,7 @@ class FalProvider:
                 resp = await self._http.request("GET", status_url, headers=self._auth())
                 if resp.status != 200:
                     raise self._error(resp)
-                status = resp.json()
+                status = _json(resp, self.name)
                 failures = 0
             except (RateLimited, Unavailable) as exc:
                 failures += 1
@@ -318,3 +318,12 @@ def map_error(provider: str, status: int, body: bytes, headers: Any, error_type:
     if status >= 500 or status == 409 or retryable == "true":
         return Unavailable(text, **kw)
     return ProviderInvalidRequest(text, **kw)
+
+
+def _json(resp: UpstreamResponse, provider: str) -> Any:
+    """``resp.json()``, with the provider named on a malformed body."""
+    try:
+        return resp.json()
+    except BadResponse as exc:
+        exc.provider = provider
+        raise

@@ -71,6 +71,7 @@ class _Job:
     body: dict[str, Any]
     base: str
     polls: int = 0
+    answers: list[str] = field(default_factory=list)  # the status answered at each poll
     phase: str = "IN_QUEUE"
     result: dict[str, Any] | None = None
     error: tuple[int, dict[str, Any], dict[str, str]] | None = None  # (status, body, headers)
@@ -389,16 +390,19 @@ async def status(request: web.Request) -> web.Response:
     out: dict[str, Any] = {"request_id": job.id, **_urls(job), "logs": logs, "metrics": {}}
     if job.polls <= state.queue_polls or (job.phase == "IN_QUEUE" and not job.done.is_set()):
         position = max(0, state.queue_polls - job.polls)
+        job.answers.append("IN_QUEUE")
         return _json({"status": "IN_QUEUE", "queue_position": position, **out})
     if job.polls <= state.queue_polls + state.progress_polls or not job.done.is_set():
         if logs is not None:
             logs.append({"message": "Generating", "level": "INFO", "source": "user",
                          "timestamp": "2026-01-26T00:00:00Z"})
+        job.answers.append("IN_PROGRESS")
         return _json({"status": "IN_PROGRESS", **out})
     if job.error is not None:
         out["error"] = job.error[1]["detail"] if isinstance(job.error[1]["detail"], str) else CONTENT_POLICY_MSG
         out["error_type"] = job.error_type
     out["metrics"] = {"inference_time": 1.0}
+    job.answers.append("COMPLETED")
     return _json({"status": "COMPLETED", **out})
 
 
