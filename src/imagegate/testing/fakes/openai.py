@@ -227,9 +227,11 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[by
     params: dict[str, Any] = {}
     images: list[bytes] = []
     mask = None
+    parts: list[str] = []
     reader = await request.multipart()
     async for part in reader:
         name = part.name or ""
+        parts.append(name)
         if name in ("image", "image[]"):
             images.append(await part.read())  # type: ignore[union-attr]
             params[name] = True
@@ -238,6 +240,7 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[by
             params[name] = True
         else:
             params[name] = await part.text()  # type: ignore[union-attr]
+    request.app["state"].seen[-1].update(parts=parts, raw=params)
     return params, images, mask
 
 
@@ -318,7 +321,9 @@ async def _images(request: web.Request, edit: bool) -> web.StreamResponse:
         if edit:
             p, inputs = await _edit_params(request)
         else:
-            p, inputs = validate(await _json_params(request), GENERATE_PARAMS), []
+            raw = await _json_params(request)
+            state.seen[-1]["raw"] = raw
+            p, inputs = validate(raw, GENERATE_PARAMS), []
         state.seen[-1]["params"] = p
         if state.quota_exhausted:
             raise FakeAPIError(429, "You exceeded your current quota, please check your plan and billing details.",
