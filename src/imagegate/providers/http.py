@@ -29,12 +29,17 @@ class UpstreamResponse:
     body: bytes
     ttfb_ms: float
     elapsed_ms: float
+    provider: str = ""
 
     def json(self) -> Any:
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError as exc:
-            raise BadResponse(f"upstream sent malformed JSON (HTTP {self.status})", status=self.status) from exc
+            raise BadResponse(
+                f"{self.provider or 'upstream'} sent malformed JSON (HTTP {self.status})",
+                provider=self.provider,
+                status=self.status,
+            ) from exc
 
 
 class UpstreamClient:
@@ -116,6 +121,7 @@ class UpstreamClient:
                     body=body,
                     ttfb_ms=ttfb,
                     elapsed_ms=(time.perf_counter() - started) * 1000,
+                    provider=self.provider,
                 )
         except ProviderError:
             raise
