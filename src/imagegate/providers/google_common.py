@@ -254,10 +254,10 @@ def raise_for_status(resp: UpstreamResponse, provider: str) -> None:
         raise RateLimited(msg, retry_after=retry if retry is not None else retry_after_seconds(resp.headers), **kw)
     if code in (401, 403) or "API_KEY_INVALID" in reasons or status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         raise AuthFailed(msg, **kw)
-    if code == 408 or status == "DEADLINE_EXCEEDED":
-        raise Timeout(msg, **kw)
     if code >= 500:
         raise Unavailable(msg, **kw)
+    if code == 408 or status == "DEADLINE_EXCEEDED":
+        raise Timeout(msg, **kw)
     raise ProviderInvalidRequest(msg, **kw)
 
 

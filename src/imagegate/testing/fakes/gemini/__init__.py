@@ -19,6 +19,7 @@ Run: ``python -m imagegate.testing.fakes.gemini --port 9101 --faults "p50=19.6,p
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -132,7 +133,13 @@ async def _generate(request: web.Request, state: GoogleFakeState, model: str, me
         payload = sse_body(chunks) if request.query.get("alt") == "sse" else orjson.dumps(chunks)
         return await _answer(request, payload, stream=True, decision=decision)
 
-    return await with_faults(request, state, render_fault, handler)
+    task = asyncio.current_task()
+    if task is not None:
+        state.inflight.add(task)
+    try:
+        return await with_faults(request, state, render_fault, handler)
+    finally:
+        state.inflight.discard(task)
 
 
 def _fault(request: web.Request, state: GoogleFakeState, ask: Ask, kind: str, injector: FaultInjector,
@@ -162,4 +169,11 @@ def create_app(state: GoogleFakeState | None = None) -> web.Application:
         vertex_generate,
     )
     app.router.add_post("/token", token_endpoint)
+    app.on_shutdown.append(_cancel_inflight)
     return app
+
+
+async def _cancel_inflight(app: web.Application) -> None:
+    """End handlers that are still waiting (an injected ``timeout`` waits an hour) so that shutdown is prompt."""
+    for task in list(app[STATE].inflight):
+        task.cancel()

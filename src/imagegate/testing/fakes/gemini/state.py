@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import OrderedDict
@@ -43,6 +44,7 @@ class GoogleFakeState(FakeState):
     tokens: dict[str, float] = field(default_factory=dict)  # access token -> expiry (clock seconds)
     token_requests: int = 0
     image_cache: OrderedDict[tuple, bytes] = field(default_factory=OrderedDict)
+    inflight: set[asyncio.Task] = field(default_factory=set)  # handlers still answering (cancelled at shutdown)
 
     def issue_token(self) -> str:
         token = "ya29.fake-" + secrets.token_urlsafe(24)
