@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
+import aiohttp
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -198,3 +199,35 @@ async def test_vertex_token_is_required_and_verified(fake, vertex_client):
                           http_options=types.HttpOptions(base_url=fake.url))
     with pytest.raises(Exception, match="Invalid JWT Signature"):
         await client.aio.models.generate_content(model=MODEL, contents="x", config=CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "needle"),
+    [
+        ("gemini", {"contents": [{"parts": [{"text": "x"}, {"inline_data": {"mime_type": "image/png",
+                                                                            "data": "iVBORw0KGgo="}}]}]}, 200, None),
+        ("gemini", {"contents": [{"parts": [{"text": "x"}]}], "foo": 1}, 400, 'Unknown name "foo": Cannot find field.'),
+        ("gemini", {"generationConfig": {"responseModalities": ["IMAGE"]}}, 400, "contents is not specified"),
+        ("gemini", {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "%%%"}}]}]}, 400,
+         "Base64 decoding failed"),
+        ("gemini", {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"imageConfig": {
+            "imageSize": "2k"}}}, 400, "Unsupported image size"),
+        ("gemini", {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"imageConfig": {
+            "personGeneration": "ALLOW_ALL"}}}, 400, 'Unknown name "personGeneration"'),
+        ("vertex", {"contents": [{"parts": [{"text": "x"}]}]}, 400, "valid role"),
+        ("vertex", {"contents": [{"role": "user", "parts": [{"text": "x"}]}], "generation_config": {"image_config": {
+            "person_generation": "ALLOW_ALL"}}}, 200, None),
+    ],
+)
+async def test_fake_validates_like_google(fake, path, body, status, needle):
+    state = fake.state
+    if path == "gemini":
+        url, headers = f"{fake.url}/v1beta/models/{MODEL}:generateContent?key={state.api_key}", {}
+    else:
+        url = f"{fake.url}/v1/projects/{PROJECT}/locations/global/publishers/google/models/{MODEL}:generateContent"
+        headers = {"Authorization": f"Bearer {state.issue_token()}"}
+    async with aiohttp.ClientSession() as session, session.post(url, json=body, headers=headers) as resp:
+        data = await resp.json()
+    assert resp.status == status, data
+    if needle:
+        assert data["error"]["status"] == "INVALID_ARGUMENT" and needle in data["error"]["message"]
