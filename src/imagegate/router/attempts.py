@@ -1,0 +1,367 @@
+"""The attempt loop of one request: failover, retries with backoff, per-attempt timeouts, hedging.
+
+At most two attempts are in flight (a primary and one hedge). The loop waits for the first of: an attempt
+finishing, an attempt's time limit, the hedge point, the request's deadline — all on the router's clock,
+so tests drive it with a ``FakeClock``. Every attempt started ends up in ``attempts`` (start order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from imagegate.core.errors import (
+    AllProvidersExhausted,
+    AuthFailed,
+    GatewayError,
+    ProviderError,
+    RateLimitedError,
+    Timeout,
+)
+from imagegate.core.types import Attempt, ImageResult
+from imagegate.router.ordering import OfferView
+from imagegate.router.types import AttemptContext, AttemptFn, CostFn, RouteResult
+
+if TYPE_CHECKING:
+    from imagegate.router.router import Router
+
+log = logging.getLogger("imagegate.router")
+_EPS = 1e-6
+
+
+@dataclass(slots=True, eq=False)
+class Flight:
+    view: OfferView
+    ctx: AttemptContext
+    task: asyncio.Future[ImageResult]
+    started: float  # clock.now()
+    started_wall: float
+    timeout_at: float
+    hedged: bool  # ran in a hedged race (the hedge itself, or a primary that got one)
+
+
+@dataclass(slots=True)
+class QueueItem:
+    view: OfferView
+    pass_no: int  # 1 = first try of this offer, 2+ = retries
+    last_resort: bool
+
+
+class AttemptLoop:
+    def __init__(
+        self,
+        router: Router,
+        model_id: str,
+        views: list[OfferView],
+        attempt: AttemptFn,
+        cost_of: CostFn | None,
+        deadline: float,
+        n_last_resort: int,
+    ) -> None:
+        self.r = router
+        self.cfg = router.config
+        self.clock = router.clock
+        self.model_id = model_id
+        self.views = views
+        self.attempt_fn = attempt
+        self.cost_of = cost_of
+        self.deadline = deadline
+        self.hedging = router.config.hedging_for(model_id)
+        split = len(views) - n_last_resort
+        self.queue: deque[QueueItem] = deque(QueueItem(v, 1, i >= split) for i, v in enumerate(views))
+        self.pass_no = 1
+        self.inflight: dict[asyncio.Future[ImageResult], Flight] = {}
+        self.records: dict[int, Attempt] = {}
+        self.errors: dict[int, ProviderError] = {}  # by candidate id: the latest error
+        self.started = 0
+        self.hedges = 0
+        self.hedge_blocked = False
+        self.stop_reason: str | None = None
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self) -> RouteResult:
+        try:
+            while True:
+                if not self.inflight:
+                    if self.clock.now() >= self.deadline - _EPS:
+                        self.stop_reason = self.stop_reason or "request deadline exceeded"
+                        break
+                    item = await self._next()
+                    if item is None:
+                        break
+                    self._start(item, hedged=False)
+                done = await self._wait(self._wake_time())
+                if done:
+                    result = await self._finish_done(done)
+                    if result is not None:
+                        return result
+                else:
+                    await self._on_timer()
+        finally:
+            for flight in list(self.inflight.values()):
+                await self._settle_loser(flight)
+        raise self._exhausted()
+
+    def _wake_time(self) -> float:
+        wake = min([self.deadline, *(f.timeout_at for f in self.inflight.values())])
+        hedge_at = self._hedge_at()
+        return min(wake, hedge_at) if hedge_at is not None else wake
+
+    async def _wait(self, wake: float) -> set[asyncio.Future[ImageResult]]:
+        tasks = set(self.inflight)
+        delay = wake - self.clock.now()
+        if delay > _EPS:
+            timer = asyncio.ensure_future(self.clock.sleep(delay))
+            try:
+                await asyncio.wait(tasks | {timer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                timer.cancel()
+        return {t for t in tasks if t.done()}
+
+    # ------------------------------------------------------------------ starting attempts
+
+    async def _next(self) -> QueueItem | None:
+        while True:
+            if not self.queue and not self._enqueue_retry_pass():
+                return None
+            item = self.queue.popleft()
+            if self.started >= self.cfg.retry.max_attempts:
+                self.stop_reason = f"max_attempts ({self.cfg.retry.max_attempts}) reached"
+                return None
+            probing = item.pass_no == 1 and not item.last_resort and item.view.health.breaker == "half_open"
+            if probing and not await self.r.acquire_probe(self.model_id, item.view.provider):
+                self.queue.append(QueueItem(item.view, 1, True))  # no probe slot: last resort
+                continue
+            if self.started > 0 and not await self.r.acquire_budget("retry"):
+                self.stop_reason = "retry budget exhausted"
+                return None
+            if item.pass_no > 1:
+                backoff = self.cfg.retry.backoff_base_s * 2 ** (item.pass_no - 2)
+                delay = self.r.rng.uniform(0, min(self.cfg.retry.backoff_cap_s, backoff))
+                delay = max(delay, self.r.paused_until(self.model_id, item.view.provider) - self.clock.wall())
+                if self.clock.now() + delay >= self.deadline:
+                    continue
+                await self.clock.sleep(delay)
+            return item
+
+    def _enqueue_retry_pass(self) -> bool:
+        if self.pass_no >= self.cfg.retry.max_attempts_per_offer:
+            return False
+        self.pass_no += 1
+        retry = [
+            v for v in self.views
+            if (e := self.errors.get(id(v.candidate))) is not None and e.retryable and not isinstance(e, AuthFailed)
+        ]  # fmt: skip
+        self.queue.extend(QueueItem(v, self.pass_no, False) for v in retry)
+        return bool(retry)
+
+    def _timeout_for(self, view: OfferView) -> float:
+        remaining = max(0.0, self.deadline - self.clock.now())
+        t = self.cfg.attempt_timeout
+        h = view.health
+        if h.successes >= self.cfg.health.min_samples and (p95 := h.quantile_s(0.95)) is not None:
+            limit = max(t.floor_s, t.multiplier * p95)
+        else:
+            limit = t.cold_s if t.cold_s is not None else remaining
+        return min(remaining, limit)
+
+    def _start(self, item: QueueItem, *, hedged: bool) -> Flight:
+        timeout = self._timeout_for(item.view)
+        ctx = AttemptContext(
+            timeout_s=timeout, hedged=hedged, attempt_index=self.started, deadline=self.deadline,
+            retry=item.pass_no > 1,
+        )  # fmt: skip
+        self.started += 1
+        now = self.clock.now()
+        task = asyncio.ensure_future(self.attempt_fn(item.view.candidate, ctx))
+        flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, hedged)
+        self.inflight[task] = flight
+        return flight
+
+    # ------------------------------------------------------------------ hedging
+
+    def _hedge_at(self) -> float | None:
+        hc = self.hedging
+        if not hc.enabled or self.hedge_blocked or self.hedges or len(self.inflight) != 1:
+            return None
+        if not self.queue or self.queue[0].pass_no != 1 or self.queue[0].last_resort:
+            return None
+        primary = next(iter(self.inflight.values()))
+        h = primary.view.health
+        if h.successes >= self.cfg.health.min_samples and (q := h.quantile_s(hc.quantile)) is not None:
+            delay = max(hc.floor_s, q)
+        elif hc.cold_delay_s is not None:
+            delay = hc.cold_delay_s
+        else:
+            return None
+        return primary.started + delay
+
+    async def _try_hedge(self) -> None:
+        primary = next(iter(self.inflight.values()))
+        item = self.queue[0]
+        if item.view.health.breaker == "half_open" and not await self.r.acquire_probe(
+            self.model_id, item.view.provider
+        ):
+            self.hedge_blocked = True
+            return
+        if not await self.r.acquire_budget("hedge", self.hedging.max_share, self.hedging.min_per_s):
+            self.hedge_blocked = True  # over the hedge share: not started
+            return
+        self.queue.popleft()
+        self.hedges += 1
+        primary.hedged = True
+        self._start(item, hedged=True)
+
+    # ------------------------------------------------------------------ timers and outcomes
+
+    async def _on_timer(self) -> None:
+        now = self.clock.now()
+        for flight in list(self.inflight.values()):
+            if (now >= flight.timeout_at - _EPS or now >= self.deadline - _EPS) and flight.task.cancel():
+                del self.inflight[flight.task]
+                with contextlib.suppress(BaseException):
+                    await flight.task
+                what = "the request's deadline" if now >= self.deadline - _EPS else "its time limit"
+                msg = f"no answer within {what} ({flight.ctx.timeout_s:.1f} s)"
+                err = Timeout(msg, provider=flight.view.provider)
+                await self._failed(flight, "Timeout", err)
+        hedge_at = self._hedge_at()
+        if hedge_at is not None and now >= hedge_at - _EPS:
+            await self._try_hedge()
+
+    async def _finish_done(self, done: set[asyncio.Future[ImageResult]]) -> RouteResult | None:
+        flights = sorted((self.inflight.pop(t) for t in done), key=lambda f: f.ctx.attempt_index)
+        winner: tuple[Flight, ImageResult] | None = None
+        fatal: ProviderError | None = None
+        for flight in flights:
+            outcome = await self._outcome(flight)
+            if isinstance(outcome, ImageResult):
+                winner = winner or (flight, outcome)
+            elif isinstance(outcome, ProviderError) and not outcome.retryable:
+                fatal = fatal or outcome
+        if winner is None and fatal is None:
+            return None
+        for flight in list(self.inflight.values()):
+            await self._settle_loser(flight)
+        if winner is not None:
+            return RouteResult(result=winner[1], candidate=winner[0].view.candidate, attempts=self.attempts)
+        assert fatal is not None
+        fatal.attempts = self.attempts  # type: ignore[attr-defined]
+        raise fatal
+
+    async def _outcome(self, flight: Flight) -> ImageResult | ProviderError | None:
+        """Record a finished attempt; return its result, its error, or None when it was cancelled."""
+        latency = self.clock.now() - flight.started
+        try:
+            result = flight.task.result()
+        except asyncio.CancelledError:
+            self._record(flight, "cancelled", latency)
+            return None
+        except ProviderError as exc:
+            if exc.retryable:
+                await self._failed(flight, exc.kind, exc, latency)
+            else:  # the provider works; the request was refused: no health penalty
+                self._record(flight, exc.kind, latency, error=exc)
+            return exc
+        except Exception as exc:  # an adapter bug: fail over, but say what happened
+            log.warning("attempt on %s raised %s", flight.view.provider, type(exc).__name__)
+            err = ProviderError(f"unexpected {type(exc).__name__}", provider=flight.view.provider)
+            await self._failed(flight, "InternalError", err, latency)
+            return err
+        cost = 0
+        if self.cost_of is not None:
+            try:
+                cost = self.cost_of(flight.view.candidate, result)
+            except Exception as exc:
+                log.warning("cost of an attempt on %s failed: %s", flight.view.provider, type(exc).__name__)
+        self._record(flight, "success", latency, result=result, cost=cost)
+        await self.r.record(self.model_id, flight.view.provider, True, latency)
+        return result
+
+    async def _failed(self, flight: Flight, outcome: str, err: ProviderError, latency: float | None = None) -> None:
+        latency = self.clock.now() - flight.started if latency is None else latency
+        self._record(flight, outcome, latency, error=err)
+        self.errors[id(flight.view.candidate)] = err
+        await self.r.record(self.model_id, flight.view.provider, False, latency)
+        if err.retry_after is not None and err.retry_after > 0:
+            pause = min(err.retry_after, self.cfg.retry.max_retry_after_s)
+            await self.r.pause(self.model_id, flight.view.provider, self.clock.wall() + pause)
+
+    async def _settle_loser(self, flight: Flight) -> None:
+        """A race was decided (or the request is over): cancel a running attempt; a finished one is recorded."""
+        self.inflight.pop(flight.task, None)
+        if flight.task.cancel():
+            with contextlib.suppress(BaseException):
+                await flight.task
+            self._record(flight, "cancelled", self.clock.now() - flight.started)
+        else:
+            await self._outcome(flight)
+
+    def _record(
+        self,
+        flight: Flight,
+        outcome: str,
+        latency_s: float,
+        *,
+        error: ProviderError | None = None,
+        result: ImageResult | None = None,
+        cost: int = 0,
+    ) -> None:
+        offer = flight.view.candidate.offer
+        self.records[flight.ctx.attempt_index] = Attempt(
+            provider=offer.provider,
+            provider_model_id=offer.provider_model_id,
+            outcome=outcome,
+            latency_ms=latency_s * 1000.0,
+            ttfb_ms=result.ttfb_ms if result is not None else None,
+            status=error.status if error is not None else None,
+            error=error.message if error is not None else None,
+            cost_micros=cost,
+            hedged=flight.hedged,
+            started_at=flight.started_wall,
+            images=len(result.images) if result is not None else 0,
+            bytes=sum(_size(i.data, i.b64) for i in result.images) if result is not None else 0,
+        )
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return [self.records[i] for i in sorted(self.records)]
+
+    def _exhausted(self) -> GatewayError:
+        attempts = self.attempts
+        parts = [
+            f"{a.provider} {a.outcome}{f' ({a.status})' if a.status else ''} after {a.latency_ms:.0f} ms"
+            + (f": {a.error}" if a.error else "")
+            for a in attempts
+        ]
+        msg = f"All providers failed for model '{self.model_id}' after {len(attempts)} attempt(s)"
+        msg += (": " + "; ".join(parts)) if parts else ""
+        if self.stop_reason:
+            msg += f" ({self.stop_reason})"
+        details = {"attempts": [_attempt_detail(a) for a in attempts]}
+        err: GatewayError
+        if attempts and self.cfg.retry.rate_limited_as_429 and all(a.outcome == "RateLimited" for a in attempts):
+            waits = [e.retry_after for e in self.errors.values() if e.retry_after]
+            headers = {"Retry-After": str(max(1, math.ceil(min(waits))))} if waits else {}
+            err = RateLimitedError(msg, details=details, headers=headers)
+        else:
+            err = AllProvidersExhausted(msg, details=details)
+        err.attempts = attempts  # type: ignore[attr-defined]
+        return err
+
+
+def _attempt_detail(a: Attempt) -> dict[str, object]:
+    return {"provider": a.provider, "outcome": a.outcome, "latency_ms": round(a.latency_ms, 1), "status": a.status,
+            "error": a.error}  # fmt: skip
+
+
+def _size(data: bytes | None, b64: str | None) -> int:
+    if data is not None:
+        return len(data)
+    return len(b64) * 3 // 4 if b64 else 0

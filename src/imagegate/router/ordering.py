@@ -1,0 +1,180 @@
+"""Ordering of candidates: preferences, policies (auto / priority / fixed), the score, the health split.
+
+The ``auto`` score is the ratio rule for sequential attempts: trying offers in ascending order of
+``expected cost of one attempt / P(success)`` minimises the expected total cost until the first success
+when attempts are independent. With cost = ``w_latency * time / T_ref + w_price * money / C_ref``, and
+failed attempts unbilled (money = P(success) x price):
+
+    score = (w_latency * E[t] / T_ref + w_price * p * price / C_ref) / p ** w_success
+    E[t]  = p * mean success latency + (1 - p) * mean failure latency
+
+``p`` is the windowed success rate shrunk toward an optimistic prior; cold offers use priors and keep the
+catalog order on ties. See docs/routing.md.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from imagegate.core.errors import InvalidRequest
+from imagegate.core.types import ProviderPreferences
+from imagegate.router.config import GroupMember, HealthConfig, ModelRouting, Weights
+from imagegate.router.health import OfferHealth
+from imagegate.router.state import StateSnapshot
+from imagegate.router.types import Candidate
+
+
+@dataclass(slots=True)
+class OfferView:
+    """One candidate with the numbers the policies sort on."""
+
+    candidate: Candidate
+    index: int  # catalog order
+    p_success: float
+    success_latency_s: float
+    attempt_latency_s: float  # E[t] of one attempt
+    price: float  # estimated micros
+    health: OfferHealth
+    score: float = 0.0
+
+    @property
+    def provider(self) -> str:
+        return self.candidate.provider
+
+
+def view(index: int, c: Candidate, h: OfferHealth, cfg: HealthConfig) -> OfferView:
+    k = cfg.prior_weight
+    p = (h.successes + cfg.prior_success * k) / (h.total + k) if h.total + k > 0 else cfg.prior_success
+    p = max(p, 1e-3)
+    # Shrink the mean latency toward the prior a little so one lucky sample does not dominate.
+    succ = (h.success_latency_ms / 1000.0 + cfg.prior_latency_s * 1.0) / (h.successes + 1.0)
+    fail = h.mean_failure_s if h.mean_failure_s is not None else succ
+    return OfferView(c, index, p, succ, p * succ + (1 - p) * fail, float(c.estimated_cost_micros), h)
+
+
+def score_views(views: list[OfferView], w: Weights) -> None:
+    t_ref = min((v.attempt_latency_s for v in views), default=1.0) or 1.0
+    prices = [v.price for v in views if v.price > 0]
+    c_ref = min(prices) if prices else 1.0
+    for v in views:
+        cost = w.latency * v.attempt_latency_s / t_ref + w.price * v.p_success * v.price / c_ref
+        v.score = cost / (v.p_success**w.success)
+
+
+def by_score(views: list[OfferView]) -> list[OfferView]:
+    return sorted(views, key=lambda v: (v.score, v.index))
+
+
+def filter_candidates(
+    candidates: Sequence[Candidate], prefs: ProviderPreferences | None, forced_provider: str | None
+) -> list[Candidate]:
+    """Apply the forced provider, ``only``, ``ignore`` and ``max_price``. May return an empty list."""
+    out = list(candidates)
+    if forced_provider:
+        out = [c for c in out if c.provider == forced_provider]
+    if prefs is None:
+        return out
+    if prefs.only is not None:
+        allowed = set(prefs.only)
+        out = [c for c in out if c.provider in allowed or c.offer.config_key in allowed]
+    if prefs.ignore:
+        banned = set(prefs.ignore)
+        out = [c for c in out if c.provider not in banned and c.offer.config_key not in banned]
+    if prefs.max_price is not None and out:
+        limit = round(prefs.max_price * 1_000_000)
+        within = [c for c in out if c.estimated_cost_micros <= limit]
+        if not within:
+            cheapest = min(out, key=lambda c: c.estimated_cost_micros)
+            raise InvalidRequest(
+                f"No provider can serve this request within max_price ${prefs.max_price:g}: the cheapest estimate "
+                f"is ${cheapest.estimated_cost_micros / 1_000_000:.6g} ({cheapest.provider}).",
+                param="provider.max_price",
+            )
+        out = within
+    return out
+
+
+def weighted_shuffle(members: Sequence[tuple[OfferView, float]], rng: random.Random) -> list[OfferView]:
+    """Weighted random order without replacement (Efraimidis-Spirakis keys u ** (1 / w))."""
+    keyed = [(rng.random() ** (1.0 / w), -v.index, v) for v, w in members]
+    keyed.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    return [v for _, _, v in keyed]
+
+
+def policy_order(views: list[OfferView], routing: ModelRouting, rng: random.Random) -> list[OfferView]:
+    if routing.policy == "priority":
+        return _priority(views, routing.groups, rng)
+    if routing.policy == "fixed":
+        return _named_first(views, routing.order)
+    return by_score(views)
+
+
+def _priority(views: list[OfferView], groups: Sequence[Sequence[GroupMember]], rng: random.Random) -> list[OfferView]:
+    by_provider = {v.provider: v for v in views}
+    out: list[OfferView] = []
+    seen: set[str] = set()
+    for group in groups:
+        members = [(by_provider[m.provider], m.weight) for m in group if m.provider in by_provider]
+        members = [(v, w) for v, w in members if v.provider not in seen]
+        seen.update(v.provider for v, _ in members)
+        out.extend(weighted_shuffle(members, rng))
+    return out + by_score([v for v in views if v.provider not in seen])  # unlisted offers: a last group
+
+
+def _rank(v: OfferView, rank: dict[str, int]) -> int | None:
+    r = rank.get(v.provider)
+    return r if r is not None else rank.get(v.candidate.offer.config_key)
+
+
+def promote(ordered: list[OfferView], names: Sequence[str]) -> list[OfferView]:
+    """The named offers first, in the given order; the rest keep their order."""
+    rank = {n: i for i, n in enumerate(names)}
+    named = sorted((v for v in ordered if _rank(v, rank) is not None), key=lambda v: _rank(v, rank) or 0)
+    return named + [v for v in ordered if _rank(v, rank) is None]
+
+
+def _named_first(views: list[OfferView], names: Sequence[str]) -> list[OfferView]:
+    return promote(by_score(views), names)
+
+
+def sort_by(views: list[OfferView], sort: str) -> list[OfferView]:
+    if sort == "price":
+        return sorted(views, key=lambda v: (v.price, v.score, v.index))
+    if sort == "latency":
+        return sorted(views, key=lambda v: (v.success_latency_s, v.score, v.index))
+    return sorted(views, key=lambda v: (-v.p_success, v.score, v.index))  # "success"
+
+
+def health_split(views: list[OfferView], now_wall: float) -> tuple[list[OfferView], list[OfferView]]:
+    """Healthy (closed or half-open, not paused) first; open or paused offers are the last resort."""
+    healthy = [v for v in views if v.health.breaker != "open" and not v.health.paused(now_wall)]
+    ids = {id(v) for v in healthy}
+    return healthy, [v for v in views if id(v) not in ids]
+
+
+def order_views(
+    candidates: Sequence[Candidate],
+    snapshot: StateSnapshot,
+    *,
+    routing: ModelRouting,
+    weights: Weights,
+    health_cfg: HealthConfig,
+    prefs: ProviderPreferences | None,
+    forced_provider: str | None,
+    now_wall: float,
+    rng: random.Random,
+) -> list[OfferView]:
+    kept = filter_candidates(candidates, prefs, forced_provider)
+    index = {id(c): i for i, c in enumerate(candidates)}
+    views = [view(index[id(c)], c, snapshot.get(c.provider), health_cfg) for c in kept]
+    score_views(views, weights)
+    ordered = sort_by(views, prefs.sort) if prefs is not None and prefs.sort else policy_order(views, routing, rng)
+    if prefs is not None and prefs.order:
+        ordered = promote(ordered, prefs.order)
+    healthy, last_resort = health_split(ordered, now_wall)
+    ordered = healthy + last_resort
+    if prefs is not None and not prefs.allow_fallbacks:
+        ordered = ordered[:1]
+    return ordered
