@@ -1,0 +1,80 @@
+"""provider_stats on a known data set: counts, success rate, percentiles, the time window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from imagegate.store.db import Database, run_migrations
+from imagegate.store.stats import percentile, summarize
+from imagegate.telemetry.recorder import provider_stats
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+MODEL = "gemini-3-pro-image-preview"
+
+
+@pytest.fixture
+def db(tmp_path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path}/imagegate.db"
+    run_migrations(url)
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+def attempt(provider: str, outcome: str, latency: float, ttfb: float | None = None, *, model: str = MODEL,
+            age: timedelta = timedelta(days=1), i: int = 0) -> dict:
+    return {
+        "request_id": f"req_{provider}_{i}", "created_at": NOW - age, "model": model, "provider": provider,
+        "provider_model_id": "m", "outcome": outcome, "status": None, "error": None, "latency_ms": latency,
+        "ttfb_ms": ttfb, "cost_micros": 0, "hedged": False, "image_count": 1, "image_bytes": 10,
+    }
+
+
+def test_percentile_interpolates_linearly() -> None:
+    assert percentile([], 50) is None
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([float(v) for v in range(1, 11)], 95) == pytest.approx(9.55)
+    assert percentile([float(v) for v in range(1, 11)], 0) == 1.0
+    assert percentile([float(v) for v in range(1, 11)], 100) == 10.0
+
+
+def test_provider_stats_on_a_known_data_set(db: Database) -> None:
+    rows = []
+    # gemini: 10 successes with latencies 1000..10000 ms and ttfb 100..1000 ms, 2 failures (fast 429s)
+    rows += [attempt("gemini", "success", 1000.0 * k, 100.0 * k, i=k) for k in range(1, 11)]
+    rows += [attempt("gemini", "RateLimited", 20.0, i=100 + k) for k in range(2)]
+    # vertex: 1 success without ttfb, 3 failures, 1 cancelled hedge loser (not counted)
+    rows += [attempt("vertex", "success", 4000.0, i=1)]
+    rows += [attempt("vertex", "Unavailable", 500.0, i=10 + k) for k in range(3)]
+    rows += [attempt("vertex", "cancelled", 900.0, i=20)]
+    # outside the window or another model: ignored
+    rows += [attempt("gemini", "Unavailable", 1.0, age=timedelta(days=31), i=200)]
+    rows += [attempt("fal", "success", 1.0, model="other-model", i=300)]
+    db.write_log([], rows)
+
+    stats = provider_stats(db, MODEL, NOW - timedelta(days=30))
+    assert [s["provider"] for s in stats] == ["gemini", "vertex"]
+    gemini, vertex = stats
+    assert gemini["requests"] == 12 and gemini["successes"] == 10
+    assert gemini["success_rate"] == pytest.approx(10 / 12)
+    assert gemini["latency_p50_ms"] == pytest.approx(5500.0)
+    assert gemini["latency_p95_ms"] == pytest.approx(9550.0)
+    assert gemini["latency_avg_ms"] == pytest.approx(5500.0)
+    assert gemini["ttfb_p50_ms"] == pytest.approx(550.0)
+    assert gemini["ttfb_p95_ms"] == pytest.approx(955.0)
+    assert vertex == {
+        "provider": "vertex", "requests": 4, "successes": 1, "success_rate": 0.25,
+        "latency_p50_ms": 4000.0, "latency_p95_ms": 4000.0, "latency_avg_ms": 4000.0,
+        "ttfb_p50_ms": None, "ttfb_p95_ms": None,
+    }
+    assert provider_stats(db, "unknown-model", NOW - timedelta(days=30)) == []
+
+
+def test_provider_with_only_failures() -> None:
+    [only] = summarize([("fal", "Timeout", 30000.0, None), ("fal", "Timeout", 30000.0, None)])
+    assert only["requests"] == 2 and only["successes"] == 0 and only["success_rate"] == 0.0
+    assert only["latency_p50_ms"] is None and only["latency_avg_ms"] is None
