@@ -112,7 +112,7 @@ class RunningFake:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> RunningFake:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
