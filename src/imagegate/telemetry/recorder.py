@@ -221,14 +221,11 @@ class RequestRecorder:
         self._enforce_bound()
 
     async def _write_batch(self, batch: list[RequestRecord]) -> int:
-        rows = [to_rows(r) for r in batch]
-        requests = [r for r, _ in rows]
-        attempts = [a for _, atts in rows for a in atts]
         try:
-            await asyncio.to_thread(self.db.write_log, requests, attempts)
+            await asyncio.to_thread(self._write_all, batch)
         except (IntegrityError, DataError) as exc:
             log.warning("request log batch of %d rejected (%s): writing it row by row", len(batch), _describe(exc))
-            written, dropped, error = await asyncio.to_thread(self._write_one_by_one, rows)
+            written, dropped, error = await asyncio.to_thread(self._write_one_by_one, batch)
             self.written += written
             self.batches += written
             self.dropped += dropped
@@ -245,13 +242,17 @@ class RequestRecorder:
         self.written += len(batch)
         return len(batch)
 
-    def _write_one_by_one(
-        self, rows: list[tuple[dict[str, Any], list[dict[str, Any]]]]
-    ) -> tuple[int, int, Exception | None]:
+    def _write_all(self, batch: list[RequestRecord]) -> None:
+        """Runs in a thread (row building included: it is CPU work the event loop need not do)."""
+        rows = [to_rows(r) for r in batch]
+        self.db.write_log([r for r, _ in rows], [a for _, atts in rows for a in atts])
+
+    def _write_one_by_one(self, batch: list[RequestRecord]) -> tuple[int, int, Exception | None]:
         """Runs in a thread: ``(written, dropped, error)``. A record the database rejects again for its data is
         dropped (a duplicate id after an ambiguous commit lands here too); any other error stops the walk."""
         written = dropped = 0
-        for request, attempts in rows:
+        for rec in batch:
+            request, attempts = to_rows(rec)
             try:
                 self.db.write_log([request], attempts)
             except (IntegrityError, DataError) as exc:
