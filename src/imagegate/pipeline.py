@@ -92,13 +92,14 @@ class Gateway:
     def plan(self, request: ImageRequest) -> tuple[ModelRecord, str | None, list[Planned]]:
         model, forced = self.catalog.resolve(request.model)
         offers = self.offers_for(model)
+        if self.placeholder_only:
+            forced = None  # offline: the placeholder stands in for whichever provider was forced
         if forced:
-            if forced not in self.providers and not self.placeholder_only:
+            if forced not in self.providers:
                 raise InvalidRequest(
                     f"Provider '{forced}' is not configured on this gateway for model '{model.id}'.", param="model"
                 )
-            if not self.placeholder_only:
-                offers = [o for o in offers if o.provider == forced]
+            offers = [o for o in offers if o.provider == forced]
         if not offers:
             raise InvalidRequest(f"No provider is configured for model '{model.id}'.", param="model")
         planned: list[Planned] = []
