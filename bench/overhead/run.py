@@ -1,0 +1,212 @@
+"""Gateway overhead benchmark (issue 5): direct vs imagegate vs LiteLLM proxy, interleaved in one run.
+
+    .venv/bin/python bench/overhead/run.py                 # full run (~10 minutes)
+    .venv/bin/python bench/overhead/run.py --quick         # smoke run (~2 minutes)
+
+Starts a fixed-response fake upstream (upstream.py), ``imagegate serve`` and, when its virtual environment exists,
+the LiteLLM proxy (one worker); drives each with a closed-loop load generator (loadgen.py) at every concurrency,
+rotating the order of the targets every round so drift hits all alike. Writes results/overhead.json and
+results/overhead.md. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hold import hold_test  # noqa: E402
+from measure import Sample, run_loop  # noqa: E402
+from procs import Proc, machine  # noqa: E402
+from pyspy_profile import profile_under_load  # noqa: E402
+from report import add_overheads, check_targets, render  # noqa: E402
+from targets import (  # noqa: E402
+    HERE,
+    REPO,
+    check_call,
+    direct_call,
+    gateway_call,
+    start_imagegate,
+    start_litellm,
+    start_upstream,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--litellm-venv", type=Path, default=REPO.parent / "litellm-venv",
+                   help="virtual environment with litellm[proxy]==1.100.5 (default: ../litellm-venv)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration-s", type=float, default=4.0, help="measured seconds per target per round")
+    p.add_argument("--warmup-s", type=float, default=1.0)
+    p.add_argument("--concurrency", default="1,16,64")
+    p.add_argument("--payloads", default="small,large")
+    p.add_argument("--gemini-concurrency", default="1,16", help="Gemini protocol scenarios ('' for none)")
+    p.add_argument("--timeout-s", type=float, default=60.0)
+    p.add_argument("--hold-concurrency", type=int, default=10_000)
+    p.add_argument("--hold-delay-s", type=float, default=20.0)
+    p.add_argument("--hold-workers", default="1,2", help="imagegate worker counts to hold-test")
+    p.add_argument("--hold-litellm", action="store_true", help="also hold-test LiteLLM (slow; may fail)")
+    p.add_argument("--skip-hold", action="store_true")
+    p.add_argument("--skip-throughput", action="store_true")
+    p.add_argument("--profile-s", type=float, default=10.0, help="py-spy seconds per profile (0: no profile)")
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--quick", action="store_true", help="1 round of 2 s, hold 1,000 x 3 s: a smoke run")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds, args.duration_s, args.warmup_s = 1, 2.0, 0.5
+        args.hold_concurrency, args.hold_delay_s, args.hold_workers, args.profile_s = 1000, 3.0, "1", 3.0
+    return args
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def scenarios(args: argparse.Namespace) -> list[tuple[str, str, int]]:
+    out = [("openai", payload, c) for payload in args.payloads.split(",") for c in _ints(args.concurrency)]
+    out += [("gemini", payload, c) for payload in args.payloads.split(",") for c in _ints(args.gemini_concurrency)]
+    return out
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def start_gateways(args: argparse.Namespace, workdir: Path, up_port: int,
+                   skipped: dict[str, str]) -> dict[str, tuple[Proc, int]]:
+    gateways: dict[str, tuple[Proc, int]] = {}
+    try:
+        gateways["imagegate"] = start_imagegate(workdir, up_port)
+        log(f"imagegate up on port {gateways['imagegate'][1]}")
+    except RuntimeError as exc:
+        skipped["imagegate"] = str(exc)[-1500:]
+        log(f"imagegate skipped: {exc}")
+    if not (args.litellm_venv / "bin" / "litellm").exists():
+        skipped["litellm"] = (f"no LiteLLM at {args.litellm_venv}: create it with `python3 -m venv {args.litellm_venv} "
+                              f"&& {args.litellm_venv}/bin/pip install 'litellm[proxy]==1.100.5'`")
+        log(skipped["litellm"])
+    else:
+        try:
+            gateways["litellm"] = start_litellm(workdir, args.litellm_venv, up_port)
+            log(f"LiteLLM up on port {gateways['litellm'][1]}")
+        except RuntimeError as exc:
+            skipped["litellm"] = str(exc)[-1500:]
+            log(f"LiteLLM skipped: {exc}")
+    return gateways
+
+
+def calls_for(protocol: str, payload: str, up_port: int, gateways: dict[str, tuple[Proc, int]],
+              skipped: dict[str, str]) -> dict:
+    calls = {"direct": direct_call(up_port, protocol, payload)}
+    for name, (_, port) in gateways.items():
+        call = gateway_call(port, protocol, payload, prefixed=name == "imagegate")
+        why = check_call(call, "b64_json")
+        if why is None:
+            calls[name] = call
+        else:
+            key = f"{name} ({protocol}, {payload})"
+            skipped[key] = f"the check request failed: {why}"
+            log(f"{key} skipped: {why}")
+    return calls
+
+
+def throughput(args: argparse.Namespace, workdir: Path, results: dict) -> None:
+    upstream, up_port = start_upstream(workdir)
+    gateways = start_gateways(args, workdir, up_port, results["skipped"])
+    try:
+        time.sleep(1.0)
+        idle = {name: proc.rss_bytes() for name, (proc, _) in gateways.items()}
+        for protocol, payload, conc in scenarios(args):
+            calls = calls_for(protocol, payload, up_port, gateways, results["skipped"])
+            samples = {name: Sample() for name in calls}
+            names = list(calls)
+            for r in range(args.rounds):
+                order = names[r % len(names):] + names[: r % len(names)]
+                for name in order:
+                    server = gateways[name][0] if name in gateways else upstream
+                    run_loop(calls[name], conc, duration_s=args.duration_s, warmup_s=args.warmup_s,
+                             timeout_s=args.timeout_s, server=server, upstream=upstream, sample=samples[name])
+            summary = {name: samples[name].summary() for name in names}
+            results["scenarios"].append({"protocol": protocol, "payload": payload, "concurrency": conc,
+                                         "targets": summary})
+            log(f"{protocol} {payload} c={conc}: " + ", ".join(
+                f"{n} {s['rps']:.0f} req/s p50 {s['p50_ms']} ms" for n, s in summary.items()))
+        results["memory"] = {
+            name: {"peak_rss_mib": round(proc.peak_rss_bytes() / 2**20, 1),
+                   "idle_rss_mib": round(idle[name] / 2**20, 1)}
+            for name, (proc, _) in gateways.items()
+        }
+        if args.profile_s > 0 and "imagegate" in gateways:
+            proc, port = gateways["imagegate"]
+            for payload in ("small", "large"):
+                label = f"openai {'2 KB' if payload == 'small' else '1.5 MB'}, 16 concurrent"
+                log(f"profiling imagegate: {label}")
+                out_file = args.out / f"profile-{payload}-c16.txt"
+                results["profile"][label] = profile_under_load(
+                    proc.pid, gateway_call(port, "openai", payload, prefixed=True), 16, args.profile_s, out_file)
+    finally:
+        for proc, _ in gateways.values():
+            proc.stop()
+        upstream.stop()
+
+
+def holds(args: argparse.Namespace, workdir: Path, results: dict) -> None:
+    runs = [("imagegate", w) for w in _ints(args.hold_workers)]
+    if args.hold_litellm:
+        runs.append(("litellm", 1))
+    for target, workers in runs:
+        if target == "litellm" and not (args.litellm_venv / "bin" / "litellm").exists():
+            results["hold"].append({"target": target, "skipped": "LiteLLM is not installed"})
+            continue
+        log(f"hold test: {args.hold_concurrency} in flight through {target} ({workers} worker(s)), "
+            f"upstream delay {args.hold_delay_s} s")
+        try:
+            h = hold_test(workdir, target=target, concurrency=args.hold_concurrency, delay_s=args.hold_delay_s,
+                          workers=workers, litellm_venv=args.litellm_venv)
+        except RuntimeError as exc:
+            h = {"target": target, "skipped": str(exc)[-1000:]}
+        results["hold"].append(h)
+        log(f"hold {target} w={workers}: " + json.dumps({k: v for k, v in h.items() if k != "gateway_log_tail"}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = ("python bench/overhead/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)).strip()
+    results: dict = {
+        "command": command,
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "skipped": {},
+        "scenarios": [],
+        "profile": {},
+        "hold": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="imagegate-bench-") as tmp:
+        workdir = Path(tmp)
+        if not args.skip_throughput:
+            throughput(args, workdir, results)
+        if not args.skip_hold:
+            holds(args, workdir, results)
+    results["machine"]["loadavg_at_end"] = os.getloadavg()
+    add_overheads(results["scenarios"])
+    results["checks"] = check_targets(results["scenarios"], results["hold"])
+    stem = "overhead-quick" if args.quick else "overhead"
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (args.out / f"{stem}.md").write_text(render(results))
+    print(render(results))
+    log(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.md')}")
+
+
+if __name__ == "__main__":
+    main()
