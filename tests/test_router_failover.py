@@ -36,12 +36,12 @@ def deadline(clock: FakeClock, seconds: float = 300.0) -> float:
 @pytest.mark.parametrize("error", [RateLimited, Unavailable, Timeout, BadResponse, AuthFailed])
 async def test_fails_over_on_each_retryable_error(state, clock, error) -> None:
     r = make_router(state, clock)
-    script = Script(clock, sync_time=True).plan("gemini", fail(error, 2.0, status=503))
+    script = Script(clock, sync_time=True).plan("gemini", fail(error, 30.0, status=503))
     routed = await r.run("m", cands(**FLEET), script, deadline=deadline(clock), cost_of=cost_of)
     assert routed.candidate.provider == "vertex"
     assert [(a.provider, a.outcome) for a in routed.attempts] == [("gemini", error.__name__), ("vertex", "success")]
     first, second = routed.attempts
-    assert first.latency_ms == pytest.approx(2000) and first.status == 503 and first.cost_micros == 0
+    assert first.latency_ms == pytest.approx(30_000) and first.status == 503 and first.cost_micros == 0
     assert second.cost_micros == 134_000 and second.images == 1
     assert [ctx.attempt_index for _, ctx in script.calls] == [0, 1]
 
@@ -86,13 +86,32 @@ async def test_retries_the_same_offer_with_backoff_when_forced(state, clock) -> 
     assert 0.0 <= waited <= 2.0 + 4.0  # full jitter: U(0, 2) then U(0, 4)
 
 
-async def test_retry_pass_comes_after_every_offer_was_tried(state, clock) -> None:
+async def test_explicit_order_tries_every_offer_once_before_retrying(state, clock) -> None:
     r = make_router(state, clock)
     script = Script(clock, sync_time=True)
     script.plan("gemini", fail(Unavailable), ok()).plan("vertex", fail(Unavailable)).plan("fal", fail(AuthFailed))
-    routed = await r.run("m", cands(**FLEET), script, deadline=deadline(clock))
+    order = ProviderPreferences(order=["gemini", "vertex", "fal"])
+    routed = await r.run("m", cands(**FLEET), script, prefs=order, deadline=deadline(clock))
     assert script.providers_called == ["gemini", "vertex", "fal", "gemini"]  # AuthFailed fal is not retried
     assert routed.candidate.provider == "gemini"
+
+
+async def test_auto_retries_a_reliable_offer_before_trying_a_worse_one(state, clock) -> None:
+    """The ratio rule: after one Gemini failure, Gemini (p ~ 0.93) still beats a first try on Vertex (p ~ 0.67)."""
+    r = make_router(state, clock)
+    for _ in range(30):
+        await r.record("m", "gemini", True, 20.0)
+        await r.record("m", "vertex", True, 26.0)
+    for _ in range(15):
+        await r.record("m", "vertex", False, 26.0)
+    script = Script(clock, sync_time=True).plan("gemini", fail(Unavailable, 20.0), ok(20.0))
+    routed = await r.run("m", cands(**FLEET), script, deadline=deadline(clock))
+    assert script.providers_called == ["gemini", "gemini"] and routed.candidate.provider == "gemini"
+    assert [ctx.retry for _, ctx in script.calls] == [False, True]
+    # a cold offer that just failed is not retried before an untried one of the same standing
+    script = Script(clock, sync_time=True).plan("b", fail(Unavailable, 30.0)).plan("a", ok())
+    await r.run("cold", cands(b=0.1, a=0.1), script, deadline=deadline(clock))
+    assert script.providers_called == ["b", "a"]
 
 
 async def test_only_rate_limits_give_429_with_retry_after(state, clock) -> None:
@@ -123,7 +142,7 @@ async def test_retry_after_pauses_the_offer_until_then(state, clock) -> None:
 
 
 async def test_a_paused_offer_is_still_the_last_resort(state, clock) -> None:
-    r = make_router(state, clock)
+    r = make_router(state, clock, config(retry={"max_attempts_per_offer": 1}))
     cs = cands(gemini=0.134, vertex=0.134)
     await r.pause("m", "gemini", clock.wall() + 600)
     script = Script(clock, sync_time=True).plan("vertex", fail(Unavailable))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from collections import deque
@@ -20,11 +21,12 @@ from imagegate.core.errors import (
     AuthFailed,
     GatewayError,
     ProviderError,
+    RateLimited,
     RateLimitedError,
     Timeout,
 )
 from imagegate.core.types import Attempt, ImageResult
-from imagegate.router.ordering import OfferView
+from imagegate.router.ordering import OfferView, refresh, score_views
 from imagegate.router.types import AttemptContext, AttemptFn, CostFn, RouteResult
 
 if TYPE_CHECKING:
@@ -48,7 +50,7 @@ class Flight:
 @dataclass(slots=True)
 class QueueItem:
     view: OfferView
-    pass_no: int  # 1 = first try of this offer, 2+ = retries
+    pass_no: int  # which try of this offer: 1 = the first, 2+ = retries
     last_resort: bool
 
 
@@ -62,6 +64,7 @@ class AttemptLoop:
         cost_of: CostFn | None,
         deadline: float,
         n_last_resort: int,
+        adaptive: bool = False,
     ) -> None:
         self.r = router
         self.cfg = router.config
@@ -74,7 +77,8 @@ class AttemptLoop:
         self.hedging = router.config.hedging_for(model_id)
         split = len(views) - n_last_resort
         self.queue: deque[QueueItem] = deque(QueueItem(v, 1, i >= split) for i, v in enumerate(views))
-        self.pass_no = 1
+        self.tries: dict[int, int] = {}  # by candidate id: attempts started
+        self.adaptive = adaptive
         self.inflight: dict[asyncio.Future[ImageResult], Flight] = {}
         self.records: dict[int, Attempt] = {}
         self.errors: dict[int, ProviderError] = {}  # by candidate id: the latest error
@@ -128,9 +132,9 @@ class AttemptLoop:
 
     async def _next(self) -> QueueItem | None:
         while True:
-            if not self.queue and not self._enqueue_retry_pass():
+            item = self._pick()
+            if item is None:
                 return None
-            item = self.queue.popleft()
             if self.started >= self.cfg.retry.max_attempts:
                 self.stop_reason = f"max_attempts ({self.cfg.retry.max_attempts}) reached"
                 return None
@@ -146,20 +150,46 @@ class AttemptLoop:
                 delay = self.r.rng.uniform(0, min(self.cfg.retry.backoff_cap_s, backoff))
                 delay = max(delay, self.r.paused_until(self.model_id, item.view.provider) - self.clock.wall())
                 if self.clock.now() + delay >= self.deadline:
+                    self.tries[id(item.view.candidate)] = self.cfg.retry.max_attempts_per_offer  # out of time
                     continue
                 await self.clock.sleep(delay)
             return item
 
-    def _enqueue_retry_pass(self) -> bool:
-        if self.pass_no >= self.cfg.retry.max_attempts_per_offer:
-            return False
-        self.pass_no += 1
-        retry = [
-            v for v in self.views
-            if (e := self.errors.get(id(v.candidate))) is not None and e.retryable and not isinstance(e, AuthFailed)
-        ]  # fmt: skip
-        self.queue.extend(QueueItem(v, self.pass_no, False) for v in retry)
-        return bool(retry)
+    def _retryable(self, v: OfferView) -> bool:
+        e = self.errors.get(id(v.candidate))
+        return (
+            e is not None
+            and e.retryable
+            and not isinstance(e, AuthFailed)
+            and self.tries.get(id(v.candidate), 0) < self.cfg.retry.max_attempts_per_offer
+        )
+
+    def _pick(self) -> QueueItem | None:
+        """The next offer to try. Under a score-driven order (``adaptive``) a retry of an offer that failed
+        competes with the untried ones on its score (x ``retry_penalty``): after a Gemini failure, another
+        Gemini attempt (p = 0.93) beats a first Vertex one (p = 0.67); a rate-limited offer is not retried
+        early. Otherwise: every offer once, in order,
+        then retry rounds. Paused offers are retried only when nothing else is left."""
+        head = self.queue[0] if self.queue else None
+        if self.adaptive:
+            now_wall = self.clock.wall()
+            retries = [
+                v for v in self.views
+                if self._retryable(v) and self.r.paused_until(self.model_id, v.provider) <= now_wall
+                and v.health.breaker != "open" and not isinstance(self.errors.get(id(v.candidate)), RateLimited)
+            ]  # fmt: skip
+            best = min(retries, key=lambda v: v.score * self.cfg.retry.retry_penalty, default=None)
+            if best is not None and (
+                head is None or head.last_resort or best.score * self.cfg.retry.retry_penalty < head.view.score
+            ):
+                return QueueItem(best, self.tries.get(id(best.candidate), 0) + 1, False)
+        if head is not None:
+            return self.queue.popleft()
+        retry = [v for v in self.views if self._retryable(v)]
+        if not retry:
+            return None
+        self.queue.extend(QueueItem(v, self.tries.get(id(v.candidate), 0) + 1, False) for v in retry)
+        return self.queue.popleft()
 
     def _timeout_for(self, view: OfferView) -> float:
         remaining = max(0.0, self.deadline - self.clock.now())
@@ -178,6 +208,8 @@ class AttemptLoop:
             retry=item.pass_no > 1,
         )  # fmt: skip
         self.started += 1
+        key = id(item.view.candidate)
+        self.tries[key] = self.tries.get(key, 0) + 1
         now = self.clock.now()
         task = asyncio.ensure_future(self.attempt_fn(item.view.candidate, ctx))
         flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, hedged)
@@ -186,11 +218,25 @@ class AttemptLoop:
 
     # ------------------------------------------------------------------ hedging
 
+    def _hedge_target(self) -> QueueItem | None:
+        """The next untried healthy offer; with ``same_offer`` (score-driven orders) a second call to the
+        primary's own offer competes with it on score, as in "The Tail at Scale"."""
+        head = self.queue[0] if self.queue and self.queue[0].pass_no == 1 and not self.queue[0].last_resort else None
+        primary = next(iter(self.inflight.values()))
+        if self.adaptive and self.hedging.same_offer:
+            v = primary.view
+            tries = self.tries.get(id(v.candidate), 0)
+            if tries < self.cfg.retry.max_attempts_per_offer and (
+                head is None or v.score * self.cfg.retry.retry_penalty <= head.view.score
+            ):
+                return QueueItem(v, tries + 1, False)
+        return head
+
     def _hedge_at(self) -> float | None:
         hc = self.hedging
         if not hc.enabled or self.hedge_blocked or self.hedges or len(self.inflight) != 1:
             return None
-        if not self.queue or self.queue[0].pass_no != 1 or self.queue[0].last_resort:
+        if self._hedge_target() is None:
             return None
         primary = next(iter(self.inflight.values()))
         h = primary.view.health
@@ -204,16 +250,17 @@ class AttemptLoop:
 
     async def _try_hedge(self) -> None:
         primary = next(iter(self.inflight.values()))
-        item = self.queue[0]
-        if item.view.health.breaker == "half_open" and not await self.r.acquire_probe(
-            self.model_id, item.view.provider
-        ):
+        item = self._hedge_target()
+        assert item is not None
+        probing = item.pass_no == 1 and item.view.health.breaker == "half_open"
+        if probing and not await self.r.acquire_probe(self.model_id, item.view.provider):
             self.hedge_blocked = True
             return
         if not await self.r.acquire_budget("hedge", self.hedging.max_share, self.hedging.min_per_s):
             self.hedge_blocked = True  # over the hedge share: not started
             return
-        self.queue.popleft()
+        if self.queue and self.queue[0] is item:
+            self.queue.popleft()
         self.hedges += 1
         primary.hedged = True
         self._start(item, hedged=True)
@@ -289,6 +336,12 @@ class AttemptLoop:
         self._record(flight, outcome, latency, error=err)
         self.errors[id(flight.view.candidate)] = err
         await self.r.record(self.model_id, flight.view.provider, False, latency)
+        if self.adaptive:  # fold this failure into the offer's score before choosing what to try next
+            h = flight.view.health = dataclasses.replace(flight.view.health)  # the snapshot stays as read
+            h.failures += 1
+            h.failure_latency_ms += latency * 1000.0
+            refresh(flight.view, self.cfg.health)
+            score_views(self.views, self.cfg.weights_for(self.model_id))
         if err.retry_after is not None and err.retry_after > 0:
             pause = min(err.retry_after, self.cfg.retry.max_retry_after_s)
             await self.r.pause(self.model_id, flight.view.provider, self.clock.wall() + pause)

@@ -58,6 +58,7 @@ class RetryConfig:
     max_attempts_per_offer: int = field(default=2, metadata=_rng(1))
     backoff_base_s: float = field(default=0.5, metadata=_rng(0))
     backoff_cap_s: float = field(default=8.0, metadata=_rng(0))
+    retry_penalty: float = field(default=1.0, metadata=_rng(0, lo_open=True))  # x score of a retry (auto policy)
     max_retry_after_s: float = field(default=300.0, metadata=_rng(0))  # cap on a provider's pause
     rate_limited_as_429: bool = True  # every attempt rate limited -> 429 with Retry-After, not 502
 
@@ -83,6 +84,7 @@ class HedgingConfig:
     quantile: float = field(default=0.9, metadata=_rng(0, 1, lo_open=True))
     floor_s: float = field(default=1.0, metadata=_rng(0))
     cold_delay_s: float | None = field(default=None, metadata=_rng(0, lo_open=True))  # None: no hedge when cold
+    same_offer: bool = True  # auto policy: the hedge may be a second call to the same offer when it scores best
     max_share: float = field(default=0.1, metadata=_rng(0, 1))
     min_per_s: float = field(default=0.0, metadata=_rng(0))
 

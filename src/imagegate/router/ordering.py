@@ -45,13 +45,20 @@ class OfferView:
 
 
 def view(index: int, c: Candidate, h: OfferHealth, cfg: HealthConfig) -> OfferView:
-    k = cfg.prior_weight
+    v = OfferView(c, index, 0.0, 0.0, 0.0, float(c.estimated_cost_micros), h)
+    refresh(v, cfg)
+    return v
+
+
+def refresh(v: OfferView, cfg: HealthConfig) -> None:
+    """Recompute P(success) and latencies from ``v.health`` (the score needs ``score_views`` afterwards)."""
+    h, k = v.health, cfg.prior_weight
     p = (h.successes + cfg.prior_success * k) / (h.total + k) if h.total + k > 0 else cfg.prior_success
-    p = max(p, 1e-3)
+    v.p_success = max(p, 1e-3)
     # Shrink the mean latency toward the prior a little so one lucky sample does not dominate.
-    succ = (h.success_latency_ms / 1000.0 + cfg.prior_latency_s * 1.0) / (h.successes + 1.0)
-    fail = h.mean_failure_s if h.mean_failure_s is not None else succ
-    return OfferView(c, index, p, succ, p * succ + (1 - p) * fail, float(c.estimated_cost_micros), h)
+    v.success_latency_s = (h.success_latency_ms / 1000.0 + cfg.prior_latency_s) / (h.successes + 1.0)
+    fail = h.mean_failure_s if h.mean_failure_s is not None else v.success_latency_s
+    v.attempt_latency_s = v.p_success * v.success_latency_s + (1 - v.p_success) * fail
 
 
 def score_views(views: list[OfferView], w: Weights) -> None:

@@ -129,7 +129,8 @@ class Router:
         if not views:
             raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
         _, last_resort = health_split(views, self.clock.wall())
-        loop = AttemptLoop(self, model_id, views, attempt, cost_of, deadline, len(last_resort))
+        adaptive = self.config.for_model(model_id).policy == "auto" and not (prefs and (prefs.order or prefs.sort))
+        loop = AttemptLoop(self, model_id, views, attempt, cost_of, deadline, len(last_resort), adaptive)
         return await loop.run()
 
     # ------------------------------------------------------------------ state access (never fails a request)
