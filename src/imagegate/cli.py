@@ -194,6 +194,38 @@ def list_models(config: ConfigOpt = None) -> None:
     typer.echo("(* = credentials configured)", err=True)
 
 
+@app.command()
+def stats(
+    model: Annotated[str, typer.Argument(help="Model id or alias.")],
+    days: Annotated[int | None, typer.Option(help="Window in days (default 30).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of the text block.")] = False,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Print each provider's measured performance and prices for MODEL, from the request log."""
+    import orjson
+
+    from imagegate.catalog.loader import load_catalog
+    from imagegate.store.db import Database, run_migrations
+    from imagegate.telemetry.performance import format_block, model_providers
+
+    settings = Settings.load(config, data_dir=data_dir)
+    try:
+        record, _ = load_catalog(settings.catalog_dirs).resolve(model)
+    except Exception as exc:
+        _fail(exc)
+        return
+    run_migrations(settings.db_url)
+    db = Database(settings.db_url)
+    try:
+        body = model_providers(
+            db, record, window_days=days or settings.stats_window_days, active=set(settings.active_providers())
+        )
+    finally:
+        db.dispose()
+    typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() if as_json else format_block(body))
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -31,6 +31,7 @@ from imagegate.pricing import dry_run_body, estimate
 from imagegate.providers.base import Provider, ProviderCall
 from imagegate.router import AttemptContext, Candidate, Router
 from imagegate.store.blobs import BlobStore
+from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder
 
 
@@ -66,6 +67,7 @@ class Gateway:
         request_timeout_s: float = 300.0,
         log_prompts: bool = False,
         placeholder_only: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.catalog = catalog
         self.providers = providers
@@ -77,6 +79,7 @@ class Gateway:
         self.request_timeout_s = request_timeout_s
         self.log_prompts = log_prompts
         self.placeholder_only = placeholder_only
+        self.metrics = metrics
 
     # ------------------------------------------------------------------ planning
 
@@ -359,30 +362,31 @@ class Gateway:
         attempts: list[Attempt],
     ) -> None:
         ttfb = next((a.ttfb_ms for a in reversed(attempts) if a.outcome == "success"), None)
-        self.recorder.record(
-            RequestRecord(
-                id=request.request_id,
-                created_at=started_wall,
-                key_id=request.key_id,
-                model=request.model,
-                model_id=model_id,
-                operation=request.operation,
-                provider=offer.provider if offer else None,
-                provider_model_id=offer.provider_model_id if offer else None,
-                status=status,
-                error_class=error_class,
-                error_message=error_message,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                ttfb_ms=ttfb,
-                cost_micros=cost_micros,
-                image_count=image_count,
-                image_bytes=image_bytes,
-                prompt=request.prompt if self.log_prompts else None,
-                dry_run=False,
-                user=request.user,
-                attempts=attempts,
-            )
+        rec = RequestRecord(
+            id=request.request_id,
+            created_at=started_wall,
+            key_id=request.key_id,
+            model=request.model,
+            model_id=model_id,
+            operation=request.operation,
+            provider=offer.provider if offer else None,
+            provider_model_id=offer.provider_model_id if offer else None,
+            status=status,
+            error_class=error_class,
+            error_message=error_message,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            ttfb_ms=ttfb,
+            cost_micros=cost_micros,
+            image_count=image_count,
+            image_bytes=image_bytes,
+            prompt=request.prompt if self.log_prompts else None,
+            dry_run=False,
+            user=request.user,
+            attempts=attempts,
         )
+        self.recorder.record(rec)
+        if self.metrics is not None:
+            self.metrics.observe(rec)
 
 
 def attempt_json(a: Attempt) -> dict[str, Any]:

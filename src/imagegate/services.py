@@ -21,6 +21,7 @@ from imagegate.router import MemoryRouterState, Router, RouterConfig
 from imagegate.settings import Settings
 from imagegate.store.blobs import LocalBlobStore
 from imagegate.store.db import Database, run_migrations
+from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
 
 log = logging.getLogger("imagegate")
@@ -38,6 +39,7 @@ class Services:
     gateway: Gateway
     auth: Authenticator
     limits: Limits
+    metrics: Metrics
     banner: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -93,6 +95,7 @@ async def build_services(settings: Settings) -> Services:
         return f"{base}/files/{token}.{extension(mime_type)}"
 
     placeholder_only = list(providers) == ["placeholder"]
+    metrics = Metrics()
     gateway = Gateway(
         catalog=catalog,
         providers=providers,
@@ -104,6 +107,7 @@ async def build_services(settings: Settings) -> Services:
         request_timeout_s=settings.request_timeout_s,
         log_prompts=settings.log_prompts,
         placeholder_only=placeholder_only,
+        metrics=metrics,
     )
     has_db_keys = await asyncio.to_thread(db.has_api_keys)
     lookup = None
@@ -124,5 +128,6 @@ async def build_services(settings: Settings) -> Services:
         gateway=gateway,
         auth=auth,
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
+        metrics=metrics,
         banner=banner,
     )

@@ -164,3 +164,37 @@ def test_all_providers_down_is_502_listing_attempts(client: OpenAI, fleet: Threa
     assert body["code"] == "ALL_PROVIDERS_EXHAUSTED"
     tried = {a["provider"] for a in body["attempts"]}
     assert tried == set(only)
+
+
+def test_provider_figures_endpoint_cli_and_metrics(client: OpenAI, gateway: ServerProcess) -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    for provider in ("gemini", "replicate"):
+        client.images.generate(model=f"{provider}/{MODEL}", prompt="figures", response_format="b64_json")
+    body = httpx.get(gateway.url + "/v1/models/nano-banana-pro/providers").json()
+    assert body["model"] == MODEL and body["window_days"] == 30
+    rows = {row["provider"]: row for row in body["data"]}
+    assert set(rows) >= {"gemini", "vertex", "replicate", "fal"}
+    gemini = rows["gemini"]
+    assert gemini["config_key"] == "gemini/gemini-3-pro-image-preview"
+    assert gemini["pricing"]["source_url"].startswith("https://ai.google.dev/")
+    perf = gemini["performance"]
+    assert perf["requests"] >= 1 and 0 < perf["success_rate"] <= 1
+    assert perf["latency_p50_ms"] > 0 and perf["ttfb_p95_ms"] > 0
+    assert rows["replicate"]["performance"]["successes"] >= 1
+
+    out = subprocess.run(
+        [sys.executable, "-m", "imagegate", "stats", MODEL, "--data-dir", str(gateway.data_dir)],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "### gemini" in out.stdout and "Median Generation Time (p50):" in out.stdout
+
+    metrics = httpx.get(gateway.url + "/metrics").text
+    assert 'imagegate_requests_total{model="gemini-3-pro-image-preview",provider="gemini",status="200"}' in metrics
+    assert "imagegate_attempt_duration_seconds_bucket" in metrics
+    assert 'imagegate_attempts_total{model="gemini-3-pro-image-preview",outcome="Unavailable",provider="gemini"}' \
+        in metrics

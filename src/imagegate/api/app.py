@@ -37,6 +37,13 @@ def api_endpoint(handler: Handler) -> Handler:
     return endpoint
 
 
+async def metrics(request: Request) -> Response:
+    from imagegate.telemetry.metrics import CONTENT_TYPE
+
+    services = request.app.state.services
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE)
+
+
 async def health(request: Request) -> Response:
     services = getattr(request.app.state, "services", None)
     if services is None:
@@ -50,6 +57,7 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/images/generations", api_endpoint(images.generations), methods=["POST"]),
         Route(f"{prefix}/images/edits", api_endpoint(images.edits), methods=["POST"]),
         Route(f"{prefix}/models", api_endpoint(models.list_models), methods=["GET"]),
+        Route(f"{prefix}/models/{{model_id:path}}/providers", api_endpoint(models.model_providers), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}", api_endpoint(models.retrieve_model), methods=["GET"]),
     ]
 
@@ -89,6 +97,7 @@ def create_app(settings: Settings, *, services_factory=None) -> Starlette:  # ty
 
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/files/{token}", files.serve_file, methods=["GET"]),
         *_api_routes("/v1"),
         *_api_routes("/openai/v1"),

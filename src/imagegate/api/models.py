@@ -36,3 +36,24 @@ async def retrieve_model(request: Request) -> Response:
     catalog = request.app.state.services.catalog
     model, _forced = catalog.resolve(request.path_params["model_id"])
     return Response(orjson.dumps(model_object(model)), media_type="application/json")
+
+
+async def model_providers(request: Request) -> Response:
+    """``GET models/{id}/providers``: each offer's prices and measured performance (last 30 days by default)."""
+    import asyncio
+
+    from imagegate.core.errors import InvalidRequest
+    from imagegate.telemetry.performance import model_providers as build
+
+    services = request.app.state.services
+    model, _forced = services.catalog.resolve(request.path_params["model_id"])
+    days_param = request.query_params.get("days")
+    try:
+        days = int(days_param) if days_param else services.settings.stats_window_days
+    except ValueError:
+        raise InvalidRequest("'days' must be an integer.", param="days") from None
+    if not 1 <= days <= 3650:
+        raise InvalidRequest("'days' must be between 1 and 3650.", param="days")
+    await services.recorder.flush()
+    body = await asyncio.to_thread(build, services.db, model, window_days=days, active=set(services.providers))
+    return Response(orjson.dumps(body), media_type="application/json")
