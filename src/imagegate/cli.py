@@ -194,6 +194,61 @@ def list_models(config: ConfigOpt = None) -> None:
     typer.echo("(* = credentials configured)", err=True)
 
 
+keys_app = typer.Typer(help="Manage API keys stored (hashed) in the database.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _open_db(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from imagegate.store.db import Database, run_migrations
+
+    settings = Settings.load(config, data_dir=data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.db_url)
+    return Database(settings.db_url)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "default",
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create an API key. The key is printed once; only its hash is stored. Restart a server that had no keys."""
+    db = _open_db(config, data_dir)
+    try:
+        key_id, plaintext = db.create_api_key(name)
+    finally:
+        db.dispose()
+    typer.echo(plaintext)
+    typer.echo(f"created {key_id} ({name}); store the key now, it cannot be shown again", err=True)
+
+
+@keys_app.command("list")
+def keys_list(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """List API keys (id, name, prefix, created, revoked)."""
+    db = _open_db(config, data_dir)
+    try:
+        for row in db.list_api_keys():
+            revoked = f" revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else ""
+            typer.echo(f"{row.id}  {row.prefix}...  {row.name}  created {row.created_at:%Y-%m-%d}{revoked}")
+    finally:
+        db.dispose()
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Revoke an API key by id."""
+    db = _open_db(config, data_dir)
+    try:
+        ok = db.revoke_api_key(key_id)
+    finally:
+        db.dispose()
+    if not ok:
+        typer.echo(f"no live key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
 @app.command()
 def stats(
     model: Annotated[str, typer.Argument(help="Model id or alias.")],
@@ -206,7 +261,6 @@ def stats(
     import orjson
 
     from imagegate.catalog.loader import load_catalog
-    from imagegate.store.db import Database, run_migrations
     from imagegate.telemetry.performance import format_block, model_providers
 
     settings = Settings.load(config, data_dir=data_dir)
@@ -215,8 +269,7 @@ def stats(
     except Exception as exc:
         _fail(exc)
         return
-    run_migrations(settings.db_url)
-    db = Database(settings.db_url)
+    db = _open_db(config, data_dir)
     try:
         body = model_providers(
             db, record, window_days=days or settings.stats_window_days, active=set(settings.active_providers())

@@ -16,7 +16,6 @@ from typing import Any
 from imagegate.catalog.loader import Catalog
 from imagegate.catalog.schema import ModelRecord, Offer
 from imagegate.core.errors import (
-    AllProvidersExhausted,
     GatewayError,
     InvalidRequest,
     ProviderError,
@@ -229,7 +228,7 @@ class Gateway:
             )
             raise error from None
         except GatewayError as exc:
-            attempts = (exc.details or {}).get("_attempts", attempts) if isinstance(exc, AllProvidersExhausted) else []
+            attempts = getattr(exc, "attempts", None) or []
             self._log(
                 request,
                 model_id,

@@ -54,3 +54,31 @@ def test_banner_says_auth_and_providers(secured: ServerProcess) -> None:
     out = secured.output()
     assert "API keys required" in out
     assert "placeholder active" in out
+
+
+def test_database_keys_created_by_cli(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    data_dir = tmp_path / "data"
+    made = subprocess.run([sys.executable, "-m", "imagegate", "keys", "create", "--name", "ci", "--data-dir",
+                           str(data_dir)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("ig-")
+    db_bytes = b"".join(p.read_bytes() for p in data_dir.glob("imagegate.db*"))
+    assert key.encode() not in db_bytes  # only the hash is stored
+    listed = subprocess.run([sys.executable, "-m", "imagegate", "keys", "list", "--data-dir", str(data_dir)],
+                            capture_output=True, text=True, timeout=60)
+    assert "ci" in listed.stdout and key not in listed.stdout
+
+    proc = ServerProcess(data_dir)
+    try:
+        proc.wait_ready()
+        ok = OpenAI(base_url=proc.url + "/v1", api_key=key, max_retries=0)
+        assert ok.models.list().data
+        bad = OpenAI(base_url=proc.url + "/v1", api_key="ig-not-a-real-key", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            bad.models.list()
+    finally:
+        proc.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 
 from imagegate.core.errors import AuthenticationFailed
@@ -23,6 +24,10 @@ class Authenticator:
             for i, k in enumerate([*([master_key] if master_key else []), *api_keys])
         }
         self._lookup = lookup
+        # Database keys verified recently: digest -> (key id, expiry). Keeps the database off the hot path;
+        # a revoked key stops working within ``cache_ttl_s``.
+        self._cache: dict[bytes, tuple[str, float]] = {}
+        self.cache_ttl_s = 30.0
         self.enabled = bool(self._static) or lookup is not None
 
     async def authenticate(self, authorization: str | None) -> str | None:
@@ -37,7 +42,14 @@ class Authenticator:
             if hmac.compare_digest(known, digest):
                 return key_id
         if self._lookup is not None:
+            cached = self._cache.get(digest)
+            now = time.monotonic()
+            if cached is not None and cached[1] > now:
+                return cached[0]
             key_id = await self._lookup(token)
             if key_id:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[digest] = (key_id, now + self.cache_ttl_s)
                 return key_id
         raise AuthenticationFailed("Invalid API key.")
