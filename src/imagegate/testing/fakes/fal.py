@@ -338,7 +338,7 @@ def _route(request: web.Request) -> tuple[str, bool] | web.Response:
 
 
 async def submit(request: web.Request) -> web.StreamResponse:
-    state: FalFakeState = request.app["state"]
+    state: FalFakeState = request.app[STATE]
     routed = _route(request)
     if isinstance(routed, web.Response):
         return routed
@@ -369,7 +369,7 @@ def _urls(job: _Job) -> dict[str, str]:
 
 
 def _job(request: web.Request) -> _Job | None:
-    state: FalFakeState = request.app["state"]
+    state: FalFakeState = request.app[STATE]
     job = state.jobs.get(request.match_info["id"])
     app = f"{request.match_info['owner']}/{request.match_info['app']}"
     return job if job is not None and job.app == app else None
@@ -380,7 +380,7 @@ def _not_found() -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    state: FalFakeState = request.app["state"]
+    state: FalFakeState = request.app[STATE]
     job = _job(request)
     state.polled.set()
     if job is None:
@@ -419,7 +419,7 @@ async def result(request: web.Request) -> web.Response:
 
 
 async def cancel(request: web.Request) -> web.Response:
-    state: FalFakeState = request.app["state"]
+    state: FalFakeState = request.app[STATE]
     job = _job(request)
     if job is None:
         return _json({"status": "NOT_FOUND"}, 404)
@@ -436,7 +436,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 async def run_sync(request: web.Request) -> web.StreamResponse:
     """The ``fal.run`` host: the same input, the result in the response."""
-    state: FalFakeState = request.app["state"]
+    state: FalFakeState = request.app[STATE]
     routed = _route(request)
     if isinstance(routed, web.Response):
         return routed
@@ -456,7 +456,7 @@ async def run_sync(request: web.Request) -> web.StreamResponse:
 
 
 async def output_file(request: web.Request) -> web.Response:
-    state: FalFakeState = request.app["state"]
+    state: FalFakeState = request.app[STATE]
     found = state.files.get(request.match_info["name"])
     if found is None:
         return web.Response(status=404, text="Not Found")
@@ -465,7 +465,7 @@ async def output_file(request: web.Request) -> web.Response:
 
 @web.middleware
 async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResponse:
-    state: FalFakeState = request.app["state"]
+    state: FalFakeState = request.app[STATE]
     state.seen.append({"method": request.method, "path": request.path, "query": dict(request.query),
                        "headers": dict(request.headers)})
     if request.path.startswith("/files/"):
@@ -479,16 +479,19 @@ async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResp
 
 
 async def _cleanup(app: web.Application) -> None:
-    state: FalFakeState = app["state"]
+    state: FalFakeState = app[STATE]
     for job in state.jobs.values():
         if job.task is not None and not job.task.done():
             job.task.cancel()
     await state.settle()
 
 
+STATE = web.AppKey("state", FalFakeState)
+
+
 def create_app(state: FalFakeState | None = None) -> web.Application:
     app = web.Application(middlewares=[_record_and_auth], client_max_size=64 * 1024 * 1024)
-    app["state"] = state or FalFakeState()
+    app[STATE] = state or FalFakeState()
     app.router.add_get("/files/{name}", output_file)
     app.router.add_get("/{owner}/{app}/requests/{id}/status", status)
     app.router.add_get("/{owner}/{app}/requests/{id}", result)

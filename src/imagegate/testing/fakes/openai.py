@@ -240,7 +240,7 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[by
             params[name] = True
         else:
             params[name] = await part.text()  # type: ignore[union-attr]
-    request.app["state"].seen[-1].update(parts=parts, raw=params)
+    request.app[STATE].seen[-1].update(parts=parts, raw=params)
     return params, images, mask
 
 
@@ -314,7 +314,7 @@ def _fixed_body(state: OpenAIFakeState, n: int) -> bytes:
 
 
 async def _images(request: web.Request, edit: bool) -> web.StreamResponse:
-    state: OpenAIFakeState = request.app["state"]
+    state: OpenAIFakeState = request.app[STATE]
     try:
         if state.fixed_payload_bytes:
             return await _images_fixed(request, state, edit)
@@ -395,7 +395,7 @@ async def get_model(request: web.Request) -> web.Response:
 
 @web.middleware
 async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResponse:
-    state: OpenAIFakeState = request.app["state"]
+    state: OpenAIFakeState = request.app[STATE]
     if not state.fixed_payload_bytes:
         state.seen.append({"method": request.method, "path": request.path, "headers": dict(request.headers),
                            "content_type": request.content_type})
@@ -411,12 +411,15 @@ async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResp
     return await handler(request)
 
 
+STATE = web.AppKey("state", OpenAIFakeState)
+
+
 def create_app(state: OpenAIFakeState | None = None, *, fixed_payload_bytes: int | None = None) -> web.Application:
     state = state or OpenAIFakeState()
     if fixed_payload_bytes is not None:
         state.fixed_payload_bytes = fixed_payload_bytes
     app = web.Application(middlewares=[_record_and_auth], client_max_size=200 * 1024 * 1024)
-    app["state"] = state
+    app[STATE] = state
     app.router.add_post("/v1/images/generations", generations)
     app.router.add_post("/v1/images/edits", edits)
     app.router.add_get("/v1/models", list_models)
