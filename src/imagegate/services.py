@@ -76,7 +76,7 @@ def _router_state(settings: Settings):  # type: ignore[no-untyped-def]
     if settings.redis_url:
         from imagegate.router import RedisRouterState
 
-        return RedisRouterState.from_url(settings.redis_url)
+        return RedisRouterState.from_url(settings.redis_url, prefix=settings.redis_prefix)
     return MemoryRouterState()
 
 

@@ -57,6 +57,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("./data"))
     database_url: str | None = None  # default: sqlite in data_dir
     redis_url: str | None = None  # routing state shared across workers when set
+    redis_prefix: str = "imagegate:router"  # key namespace, so several gateways can share one Redis
     public_base_url: str | None = None  # for image URLs; default http://host:port
     master_key: str | None = None  # IMAGEGATE_MASTER_KEY
     api_keys: list[str] = field(default_factory=list)  # IMAGEGATE_API_KEYS (comma separated)
@@ -133,6 +134,7 @@ class Settings:
             "IMAGEGATE_DATA_DIR": ("data_dir", Path),
             "IMAGEGATE_DATABASE_URL": ("database_url", str),
             "IMAGEGATE_REDIS_URL": ("redis_url", str),
+            "IMAGEGATE_REDIS_PREFIX": ("redis_prefix", str),
             "IMAGEGATE_PUBLIC_BASE_URL": ("public_base_url", str),
             "IMAGEGATE_MASTER_KEY": ("master_key", str),
             "IMAGEGATE_URL_TTL": ("url_ttl_s", int),
