@@ -96,7 +96,7 @@ class FalProvider:
         resp = await self._http.request("POST", url, headers=self._auth(), json=body, timeout=call.remaining())
         if resp.status != 200:
             raise self._error(resp)
-        queued = _json(resp, self.name)
+        queued = resp.json()
         if not isinstance(queued, dict) or not queued.get("request_id"):
             raise BadResponse("fal: the submit answer has no request_id", provider=self.name, status=resp.status)
         request_id = str(queued["request_id"])
@@ -183,7 +183,7 @@ class FalProvider:
         ttfb_at = (time.perf_counter() - started) * 1000 - resp.elapsed_ms + resp.ttfb_ms
         if resp.status != 200:
             raise self._error(resp, error_type)
-        result = _json(resp, self.name)
+        result = resp.json()
         if not isinstance(result, dict):
             raise BadResponse("fal: the result is not a JSON object", provider=self.name, status=resp.status)
         return result, ttfb_at
@@ -197,7 +197,7 @@ class FalProvider:
                 resp = await self._http.request("GET", status_url, headers=self._auth())
                 if resp.status != 200:
                     raise self._error(resp)
-                status = _json(resp, self.name)
+                status = resp.json()
                 failures = 0
             except (RateLimited, Unavailable) as exc:
                 failures += 1
@@ -319,11 +319,3 @@ def map_error(provider: str, status: int, body: bytes, headers: Any, error_type:
         return Unavailable(text, **kw)
     return ProviderInvalidRequest(text, **kw)
 
-
-def _json(resp: UpstreamResponse, provider: str) -> Any:
-    """``resp.json()``, with the provider named on a malformed body."""
-    try:
-        return resp.json()
-    except BadResponse as exc:
-        exc.provider = provider
-        raise

@@ -133,7 +133,7 @@ class OpenAIProvider:
     # ------------------------------------------------------------------ response
 
     def _result(self, call: ProviderCall, resp: UpstreamResponse, asked_format: str | None) -> ImageResult:
-        body = _json(resp, self.name)
+        body = resp.json()
         entries = body.get("data") if isinstance(body, dict) else None
         if not isinstance(entries, list) or not entries:
             raise BadResponse("openai: the answer holds no images", provider=self.name, status=resp.status)
@@ -210,11 +210,3 @@ def map_error(provider: str, resp: UpstreamResponse) -> ProviderError:
         return Unavailable(text, **kw)
     return ProviderInvalidRequest(text, **kw)
 
-
-def _json(resp: UpstreamResponse, provider: str) -> Any:
-    """``resp.json()``, with the provider named on a malformed body."""
-    try:
-        return resp.json()
-    except BadResponse as exc:
-        exc.provider = provider
-        raise
