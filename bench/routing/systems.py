@@ -24,7 +24,7 @@ from imagegate.testing.profiles import time_scaled_routing
 MODEL = "gemini-3-pro-image-preview"
 SINGLES = ("gemini", "vertex", "fal", "replicate")
 LITELLM = {"litellm-simple-shuffle": "simple-shuffle", "litellm-latency-based": "latency-based-routing"}
-IMAGEGATE = ("imagegate-auto", "imagegate-auto-hedging")
+IMAGEGATE = ("imagegate-auto", "imagegate-auto-hedging", "imagegate-auto-hedging-q50", "imagegate-auto-nopause")
 SYSTEMS = (*SINGLES, *LITELLM, *IMAGEGATE)
 REQUEST_TIMEOUT_S = 300.0  # real seconds, every system: the gateway's default per-request deadline
 ATTEMPT_TIMEOUT_S = 120.0  # real seconds: one attempt's limit until the router has measured the offer
@@ -49,7 +49,11 @@ def routing_for(system: str, spec: RunSpec) -> dict[str, Any]:
     if system in SINGLES:
         routing["retry"] = {"max_attempts_per_offer": 1}  # the client retries, not the gateway
     if system == "imagegate-auto-hedging":
-        routing["hedging"] = {"enabled": True}
+        routing["hedging"] = {"enabled": True}  # the defaults: at the offer's p90, at most 10 % of requests
+    if system == "imagegate-auto-hedging-q50":
+        routing["hedging"] = {"enabled": True, "quantile": 0.5, "max_share": 0.5}  # tuned: early and often
+    if system == "imagegate-auto-nopause":
+        routing["retry"] = {"max_retry_after_s": 0}  # a 429's Retry-After does not pause the whole provider
     return routing
 
 
