@@ -58,12 +58,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-hold", action="store_true")
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--profile-s", type=float, default=10.0, help="py-spy seconds per profile (0: no profile)")
+    p.add_argument("--profile-only", action="store_true", help="only the py-spy profiles (no throughput table)")
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--quick", action="store_true", help="1 round of 2 s, hold 1,000 x 3 s: a smoke run")
     args = p.parse_args(argv)
-    if args.quick:
-        args.rounds, args.duration_s, args.warmup_s = 1, 2.0, 0.5
-        args.hold_concurrency, args.hold_delay_s, args.hold_workers, args.profile_s = 1000, 3.0, "1", 3.0
+    if args.quick:  # smaller defaults; flags given explicitly still win
+        p.set_defaults(rounds=1, duration_s=2.0, warmup_s=0.5, hold_concurrency=1000, hold_delay_s=3.0,
+                       hold_workers="1", profile_s=3.0)
+        args = p.parse_args(argv)
     return args
 
 
@@ -125,7 +127,7 @@ def throughput(args: argparse.Namespace, workdir: Path, results: dict) -> None:
     try:
         time.sleep(1.0)
         idle = {name: proc.rss_bytes() for name, (proc, _) in gateways.items()}
-        for protocol, payload, conc in scenarios(args):
+        for protocol, payload, conc in [] if args.profile_only else scenarios(args):
             calls = calls_for(protocol, payload, up_port, gateways, results["skipped"])
             samples = {name: Sample() for name in calls}
             names = list(calls)
@@ -202,10 +204,12 @@ def main(argv: list[str] | None = None) -> None:
     add_overheads(results["scenarios"])
     results["checks"] = check_targets(results["scenarios"], results["hold"])
     stem = "overhead-quick" if args.quick else "overhead"
-    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1) + "\n")
-    (args.out / f"{stem}.md").write_text(render(results))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M")
+    for name in (stem, f"{stem}-{stamp}"):  # the latest run, and this run kept beside the earlier ones
+        (args.out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
+        (args.out / f"{name}.md").write_text(render(results))
     print(render(results))
-    log(f"wrote {args.out / (stem + '.json')} and {args.out / (stem + '.md')}")
+    log(f"wrote {args.out / stem}.json/.md and {args.out / stem}-{stamp}.json/.md")
 
 
 if __name__ == "__main__":
