@@ -29,6 +29,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _raise_open_file_limit() -> None:
+    """Each request in flight holds two sockets: lift the soft descriptor limit to the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
@@ -48,6 +61,7 @@ def serve(
             err=True,
         )
         settings.host = "127.0.0.1"
+    _raise_open_file_limit()
     # Workers re-read settings from the environment: pass what the flags said.
     os.environ["IMAGEGATE_HOST"] = settings.host
     os.environ["IMAGEGATE_PORT"] = str(settings.port)

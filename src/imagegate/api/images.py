@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.encode import PartsResponse, encode_answer
 from imagegate.api.multipart import FormData, read_multipart
 from imagegate.api.parsing import build_request
 from imagegate.core.errors import InvalidRequest, PayloadTooLarge
@@ -69,9 +70,8 @@ async def _respond(request: Request, image_request: ImageRequest) -> Response:
             },
         )
     answer = await gateway.run(image_request)
-    return Response(
-        orjson.dumps(answer.body),
-        media_type="application/json",
+    return PartsResponse(
+        encode_answer(answer.body),
         headers={
             "X-Imagegate-Provider": answer.provider,
             "X-Imagegate-Request-Id": answer.request_id,

@@ -83,7 +83,8 @@ class GeneratedImage:
 
     mime_type: str
     data: bytes | None = None
-    b64: str | None = None
+    # base64 text: a str, or a zero-copy slice of the provider's answer (see providers/b64lift.py)
+    b64: str | memoryview | None = None
     width: int | None = None
     height: int | None = None
 

@@ -35,6 +35,7 @@ from imagegate.core.errors import (
     Unavailable,
 )
 from imagegate.core.types import GeneratedImage, ImageResult, InputImage, Usage
+from imagegate.providers.b64lift import resolve
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import UpstreamResponse, retry_after_seconds
 
@@ -121,7 +122,7 @@ def build_body(call: ProviderCall, *, vertex: bool) -> dict[str, Any]:
 # --------------------------------------------------------------------------- responses
 
 
-def png_size(b64: str) -> tuple[int, int] | None:
+def png_size(b64: str | memoryview) -> tuple[int, int] | None:
     """Width and height from a base64 PNG's IHDR chunk (decodes 32 characters, not the image)."""
     with contextlib.suppress(binascii.Error, ValueError):
         head = base64.b64decode(b64[:32])
@@ -130,7 +131,9 @@ def png_size(b64: str) -> tuple[int, int] | None:
     return None
 
 
-def parse_response(data: Any, provider: str, *, input_images: int) -> ImageResult:
+def parse_response(
+    data: Any, provider: str, *, input_images: int, lifted: list[memoryview] | None = None
+) -> ImageResult:
     """Map a ``GenerateContentResponse`` to an ``ImageResult``; refusals raise ``ContentPolicy``."""
     if not isinstance(data, dict):
         raise BadResponse(f"{provider}: the answer is not a GenerateContentResponse", provider=provider)
@@ -150,8 +153,8 @@ def parse_response(data: Any, provider: str, *, input_images: int) -> ImageResul
             if not isinstance(part, dict) or part.get("thought"):
                 continue
             inline = part.get("inlineData") or part.get("inline_data")
-            if isinstance(inline, dict) and isinstance(inline.get("data"), str):
-                b64 = inline["data"]
+            b64 = resolve(inline.get("data"), lifted or []) if isinstance(inline, dict) else None
+            if isinstance(inline, dict) and isinstance(b64, str | memoryview):
                 mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
                 size = png_size(b64) if mime == "image/png" else None
                 images.append(GeneratedImage(mime_type=mime, b64=b64, width=size[0] if size else None,
@@ -265,10 +268,11 @@ def result_of(resp: UpstreamResponse, call: ProviderCall, provider: str) -> Imag
     """A successful answer's ``ImageResult`` (with ttfb), or the typed error of a failed one."""
     raise_for_status(resp, provider)
     try:
-        data = resp.json()
+        data, lifted = resp.json_lifting(b"data")
     except BadResponse as exc:
         raise BadResponse(f"{provider}: {exc.message}", provider=provider, status=resp.status) from exc
     request = call.request
-    result = parse_response(data, provider, input_images=len(request.images) + (request.mask is not None))
+    result = parse_response(data, provider, input_images=len(request.images) + (request.mask is not None),
+                            lifted=lifted)
     result.ttfb_ms = resp.ttfb_ms
     return result

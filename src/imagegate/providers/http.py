@@ -11,6 +11,7 @@ import aiohttp
 import orjson
 
 from imagegate.core.errors import BadResponse, ProviderError, Timeout, Unavailable
+from imagegate.providers.b64lift import loads_lifting
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # 64 MiB: a 4K PNG as base64 fits comfortably
 
@@ -30,6 +31,17 @@ class UpstreamResponse:
     ttfb_ms: float
     elapsed_ms: float
     provider: str = ""
+
+    def json_lifting(self, key: bytes) -> tuple[Any, list[memoryview]]:
+        """``json()`` with long base64 values of ``key`` kept as zero-copy slices (see ``b64lift``)."""
+        try:
+            return loads_lifting(self.body, key)
+        except orjson.JSONDecodeError as exc:
+            raise BadResponse(
+                f"{self.provider or 'upstream'} sent malformed JSON (HTTP {self.status})",
+                provider=self.provider,
+                status=self.status,
+            ) from exc
 
     def json(self) -> Any:
         try:
@@ -105,16 +117,20 @@ class UpstreamClient:
                         provider=self.provider,
                         status=resp.status,
                     )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_any():
-                    size += len(chunk)
-                    if size > cap:
-                        raise BadResponse(
-                            f"upstream body exceeds the {cap} byte cap", provider=self.provider, status=resp.status
-                        )
-                    chunks.append(chunk)
-                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                if declared is not None:
+                    # Known length within the cap: one read at EOF, no per-chunk wake-ups.
+                    body = await resp.read()
+                else:
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in resp.content.iter_any():
+                        size += len(chunk)
+                        if size > cap:
+                            raise BadResponse(
+                                f"upstream body exceeds the {cap} byte cap", provider=self.provider, status=resp.status
+                            )
+                        chunks.append(chunk)
+                    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 return UpstreamResponse(
                     status=resp.status,
                     headers=resp.headers,

@@ -31,6 +31,7 @@ from imagegate.core.errors import (
     Unavailable,
 )
 from imagegate.core.types import GeneratedImage, ImageResult, InputImage, RenderSpec, Usage
+from imagegate.providers.b64lift import resolve
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
 from imagegate.settings import ProviderSettings
@@ -133,7 +134,7 @@ class OpenAIProvider:
     # ------------------------------------------------------------------ response
 
     def _result(self, call: ProviderCall, resp: UpstreamResponse, asked_format: str | None) -> ImageResult:
-        body = resp.json()
+        body, lifted = resp.json_lifting(b"b64_json")
         entries = body.get("data") if isinstance(body, dict) else None
         if not isinstance(entries, list) or not entries:
             raise BadResponse("openai: the answer holds no images", provider=self.name, status=resp.status)
@@ -147,8 +148,8 @@ class OpenAIProvider:
                 width, height = int(w), int(h)
         images, text = [], None
         for entry in entries:
-            b64 = entry.get("b64_json") if isinstance(entry, dict) else None
-            if not isinstance(b64, str) or not b64:
+            b64 = resolve(entry.get("b64_json"), lifted) if isinstance(entry, dict) else None
+            if not isinstance(b64, str | memoryview) or not b64:
                 raise BadResponse("openai: an image entry has no b64_json", provider=self.name, status=resp.status)
             images.append(GeneratedImage(mime_type=mime, b64=b64, width=width, height=height))
             text = text or entry.get("revised_prompt") or None
