@@ -21,6 +21,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple, object] = {}
         r = self.registry
         self.requests = Counter(
             "imagegate_requests", "Finished API requests.", ["model", "provider", "status"], registry=r
@@ -55,22 +56,31 @@ class Metrics:
         self.images = Counter("imagegate_images", "Images returned.", ["model", "provider"], registry=r)
         self.image_bytes = Counter("imagegate_image_bytes", "Image bytes returned.", ["model", "provider"], registry=r)
 
+    def _child(self, metric, *labels: str):  # type: ignore[no-untyped-def]
+        """``metric.labels(*labels)``, memoised: label lookups take a lock and dominate the cost."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, rec: RequestRecord) -> None:
         model = rec.model_id or "unknown"
         provider = rec.provider or "none"
-        self.requests.labels(model, provider, str(rec.status)).inc()
-        self.request_seconds.labels(model, provider).observe(rec.latency_ms / 1000)
+        child = self._child
+        child(self.requests, model, provider, str(rec.status)).inc()
+        child(self.request_seconds, model, provider).observe(rec.latency_ms / 1000)
         if rec.cost_micros:
-            self.cost_micros.labels(model, provider).inc(rec.cost_micros)
+            child(self.cost_micros, model, provider).inc(rec.cost_micros)
         if rec.image_count:
-            self.images.labels(model, provider).inc(rec.image_count)
-            self.image_bytes.labels(model, provider).inc(rec.image_bytes)
+            child(self.images, model, provider).inc(rec.image_count)
+            child(self.image_bytes, model, provider).inc(rec.image_bytes)
         for a in rec.attempts:
-            self.attempts.labels(model, a.provider, a.outcome).inc()
+            child(self.attempts, model, a.provider, a.outcome).inc()
             if a.outcome == "success":
-                self.attempt_seconds.labels(model, a.provider).observe(a.latency_ms / 1000)
+                child(self.attempt_seconds, model, a.provider).observe(a.latency_ms / 1000)
                 if a.ttfb_ms is not None:
-                    self.ttfb_seconds.labels(model, a.provider).observe(a.ttfb_ms / 1000)
+                    child(self.ttfb_seconds, model, a.provider).observe(a.ttfb_ms / 1000)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
