@@ -263,6 +263,25 @@ def keys_revoke(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = No
 
 
 @app.command()
+def demo(
+    time_scale: Annotated[float, typer.Option(help="Real seconds per simulated second (0.05: 20x faster).")] = 0.05,
+    port: Annotated[int, typer.Option(help="Gateway port (0: a free one).")] = 0,
+    requests: Annotated[int | None, typer.Option(help="Stop after this many requests (default: until Ctrl-C).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Clients sending requests at once.")] = 4,
+    seed: Annotated[int | None, typer.Option(help="Seed for the fakes' random draws.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Fake Gemini, Vertex, Replicate and fal with the seed's measured profiles, the gateway in front: watch it
+    route, fail over and fill in the figures. Nothing leaves this machine."""
+    import tempfile
+
+    from imagegate.demo import run_demo
+
+    target = data_dir or Path(tempfile.mkdtemp(prefix="imagegate-demo-"))
+    run_demo(time_scale, port, requests, target, seed=seed, concurrency=concurrency)
+
+
+@app.command()
 def stats(
     model: Annotated[str, typer.Argument(help="Model id or alias.")],
     days: Annotated[int | None, typer.Option(help="Window in days (default 30).")] = None,
