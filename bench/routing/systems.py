@@ -62,6 +62,7 @@ def gateway_config(system: str, spec: RunSpec) -> dict[str, Any]:
         "placeholder": "off",
         "request_timeout_s": REQUEST_TIMEOUT_S * spec.time_scale,
         "routing": time_scaled_routing(routing_for(system, spec), spec.time_scale),
+        "providers": {name: {"poll_scale": spec.time_scale} for name in ("fal", "replicate")},
     }
 
 

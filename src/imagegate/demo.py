@@ -52,6 +52,7 @@ def demo_config(time_scale: float) -> dict[str, Any]:
         "placeholder": "off",
         "request_timeout_s": 300.0 * time_scale,
         "routing": time_scaled_routing(routing, time_scale),
+        "providers": {name: {"poll_scale": time_scale} for name in ("fal", "replicate")},
     }
 
 

@@ -26,6 +26,7 @@ class ProviderSettings:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 300.0
     total_timeout_s: float = 600.0
+    poll_scale: float = 1.0  # multiplies queue/prediction polling intervals (fal, Replicate); <1 polls sooner
     enabled: bool = True
 
     @property

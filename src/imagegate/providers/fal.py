@@ -78,7 +78,7 @@ class FalProvider:
     ) -> None:
         self._key = settings.api_key or ""
         self.base_url = (settings.base_url or DEFAULT_BASE_URL).rstrip("/")
-        self._schedule = tuple(poll_schedule) or (0.0,)
+        self._schedule = tuple(d * settings.poll_scale for d in poll_schedule) or (0.0,)
         self._jitter = jitter
         self._rng = rng or random.Random()
         timeouts = HttpTimeouts(settings.connect_timeout_s, settings.read_timeout_s, settings.total_timeout_s)

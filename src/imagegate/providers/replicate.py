@@ -99,7 +99,8 @@ class ReplicateProvider:
             self.name,
             HttpTimeouts(settings.connect_timeout_s, settings.read_timeout_s, settings.total_timeout_s),
         )
-        self._poll = poll or PollSchedule()
+        scale = settings.poll_scale
+        self._poll = poll or PollSchedule(initial_s=0.5 * scale, cap_s=5.0 * scale)
         self._sleep = sleep
         self._data_url_max = data_url_max_bytes
         self._rng = rng or random.Random()
