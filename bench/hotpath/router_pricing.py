@@ -1,0 +1,116 @@
+"""Micro-benchmark of the per-request CPU of routing and pricing (issue 5).
+
+Times, with ``time.process_time``, N iterations of:
+- ``route``: ``Router.run`` over the 4 Nano Banana Pro offers (gemini, vertex, replicate, fal) with
+  ``MemoryRouterState`` and the system clock; the attempt function returns a prebuilt ``ImageResult`` at once and a
+  ``cost_of`` prices it, as the pipeline's does. Includes the snapshot, ordering, the attempt loop and the record.
+- ``price``: ``estimate`` for the 4 offers (what ``Gateway.plan`` does) + ``cost`` of one Gemini-shaped result.
+- ``estimate`` and ``cost`` alone, per call.
+
+    .venv/bin/python bench/hotpath/router_pricing.py              # 20,000 iterations, best of 3 rounds
+    .venv/bin/python bench/hotpath/router_pricing.py -n 5000 --rounds 1
+
+Not collected by pytest (no ``test_`` prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Callable
+
+from imagegate.catalog.loader import load_catalog
+from imagegate.catalog.schema import Offer
+from imagegate.core.types import GeneratedImage, ImageRequest, ImageResult, RenderSpec, Usage
+from imagegate.media.sizes import map_size
+from imagegate.pricing import cost, estimate
+from imagegate.router import AttemptContext, Candidate, MemoryRouterState, Router, RouterConfig
+
+MODEL = "gemini-3-pro-image-preview"
+PROMPT = "A cozy indie bookstore storefront with a hand-painted sign; a small capybara reads a tiny newspaper."
+
+
+def setup() -> tuple[ImageRequest, list[Offer], list[RenderSpec], ImageResult]:
+    model = load_catalog().get(MODEL)
+    assert model is not None and len(model.offers) == 4
+    request = ImageRequest(operation="generate", model="nano-banana-pro", prompt=PROMPT, resolution="2K")
+    specs = [map_size(request, o.capabilities) for o in model.offers]
+    usage = Usage(input_text_tokens=27, output_text_tokens=180, output_image_tokens=1120, output_images=1,
+                  reported=True)  # fmt: skip
+    result = ImageResult(images=[GeneratedImage(mime_type="image/png", b64="iVBORw0KGgo=" * 170)], usage=usage)
+    return request, list(model.offers), specs, result
+
+
+def per_call_us(fn: Callable[[], object], n: int, calls_per_iter: int = 1) -> float:
+    start = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - start) / (n * calls_per_iter) * 1e6
+
+
+async def route_us(n: int, request: ImageRequest, offers: list[Offer], specs: list[RenderSpec],
+                   result: ImageResult) -> float:  # fmt: skip
+    router = Router(MemoryRouterState(), RouterConfig())
+    candidates = [
+        Candidate(offer=o, estimated_cost_micros=estimate(request, o, s).total_micros)
+        for o, s in zip(offers, specs, strict=True)
+    ]
+    spec_of = {id(c): s for c, s in zip(candidates, specs, strict=True)}
+
+    async def attempt(candidate: Candidate, ctx: AttemptContext) -> ImageResult:
+        return result
+
+    def cost_of(candidate: Candidate, res: ImageResult) -> int:
+        return cost(res.usage, candidate.offer, resolution=spec_of[id(candidate)].resolution).total_micros
+
+    async def one() -> None:
+        await router.run(MODEL, candidates, attempt, deadline=router.clock.now() + 300, cost_of=cost_of)
+
+    for _ in range(200):  # warm up: some health history, as a running gateway has
+        await one()
+    start = time.process_time()
+    for _ in range(n):
+        await one()
+    return (time.process_time() - start) / n * 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=20_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    request, offers, specs, result = setup()
+    pairs = list(zip(offers, specs, strict=True))
+    rounds: dict[str, list[float]] = {"route": [], "price": [], "estimate": [], "cost": []}
+
+    def price() -> None:
+        for o, s in pairs:
+            estimate(request, o, s)
+        cost(result.usage, offers[0], resolution=specs[0].resolution)
+
+    def est() -> None:
+        for o, s in pairs:
+            estimate(request, o, s)
+
+    def one_cost() -> None:
+        cost(result.usage, offers[0], resolution=specs[0].resolution)
+
+    for _ in range(args.rounds):
+        rounds["route"].append(asyncio.run(route_us(args.n, request, offers, specs, result)))
+        rounds["price"].append(per_call_us(price, args.n))
+        rounds["estimate"].append(per_call_us(est, args.n, len(pairs)))
+        rounds["cost"].append(per_call_us(one_cost, args.n))
+    print(f"N={args.n}, best of {args.rounds} round(s), CPU microseconds (time.process_time):")
+    labels = {
+        "route": "Router.run, 4 offers, MemoryRouterState (per request)",
+        "price": "estimate x 4 offers + cost x 1 (per request)",
+        "estimate": "estimate (per call)",
+        "cost": "cost (per call)",
+    }
+    for key, label in labels.items():
+        print(f"  {label:<58} {min(rounds[key]):8.1f} us")
+
+
+if __name__ == "__main__":
+    main()
