@@ -46,9 +46,15 @@ def db(tmp_path) -> Iterator[FlakyDatabase]:
 
 
 @pytest.fixture
-def commits(db: Database) -> list[int]:
-    seen: list[int] = []
-    event.listen(db.engine, "commit", lambda conn: seen.append(1))
+def commits(db: Database) -> list[str]:
+    """Every COMMIT the SQLite connections run (the recorder commits on the DBAPI connection, below SQLAlchemy)."""
+    seen: list[str] = []
+
+    def trace(statement: str) -> None:
+        if statement.strip().upper() == "COMMIT":
+            seen.append(statement)
+
+    event.listen(db.engine.pool, "checkout", lambda dbapi_conn, *_: dbapi_conn.set_trace_callback(trace))
     return seen
 
 
@@ -91,7 +97,7 @@ async def test_record_never_touches_the_database(db: FlakyDatabase) -> None:
     assert db.write_calls == 0 and recorder.queued == 10
 
 
-async def test_concurrent_records_all_land_after_aclose(db: FlakyDatabase, commits: list[int]) -> None:
+async def test_concurrent_records_all_land_after_aclose(db: FlakyDatabase, commits: list[str]) -> None:
     recorder = RequestRecorder(db)
     await recorder.start()
 
@@ -108,7 +114,7 @@ async def test_concurrent_records_all_land_after_aclose(db: FlakyDatabase, commi
     assert len(commits) <= 20  # batched: a handful of transactions, not one per request
 
 
-async def test_flush_writes_in_batches_of_batch_size(db: FlakyDatabase, commits: list[int]) -> None:
+async def test_flush_writes_in_batches_of_batch_size(db: FlakyDatabase, commits: list[str]) -> None:
     recorder = RequestRecorder(db, batch_size=500)
     for i in range(1200):
         recorder.record(make_record(i, attempts=1))

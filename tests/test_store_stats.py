@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from imagegate.store.db import Database, run_migrations
+from imagegate.store.request_log import ATTEMPT_COLUMNS
 from imagegate.store.stats import percentile, summarize
 from imagegate.telemetry.recorder import provider_stats
 
@@ -33,6 +34,10 @@ def attempt(provider: str, outcome: str, latency: float, ttfb: float | None = No
     }
 
 
+def as_row(db: Database, attempt: dict) -> tuple:
+    return tuple(db.log_time(v) if c == "created_at" else v for c, v in ((c, attempt[c]) for c in ATTEMPT_COLUMNS))
+
+
 def test_percentile_interpolates_linearly() -> None:
     assert percentile([], 50) is None
     assert percentile([7.0], 95) == 7.0
@@ -54,7 +59,7 @@ def test_provider_stats_on_a_known_data_set(db: Database) -> None:
     # outside the window or another model: ignored
     rows += [attempt("gemini", "Unavailable", 1.0, age=timedelta(days=31), i=200)]
     rows += [attempt("fal", "success", 1.0, model="other-model", i=300)]
-    db.write_log([], rows)
+    db.write_log([], [as_row(db, r) for r in rows])
 
     stats = provider_stats(db, MODEL, NOW - timedelta(days=30))
     assert [s["provider"] for s in stats] == ["gemini", "vertex"]

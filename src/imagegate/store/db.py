@@ -12,20 +12,21 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hmac
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from imagegate.store.keys import display_prefix, generate_api_key, hash_api_key, new_key_id
-from imagegate.store.models import ApiKeyRow, AttemptRow, BlobRow, RequestRow
+from imagegate.store.models import ApiKeyRow, AttemptRow, BlobRow
+from imagegate.store.request_log import LogWriter, Row
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x1A6E6A7E  # pg_advisory_xact_lock key: one migrator at a time across replicas
@@ -128,6 +129,9 @@ class Database:
     def __init__(self, url: str | Engine) -> None:
         self.engine = make_engine(url) if isinstance(url, str) else url
         self.session: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self.request_log = LogWriter(self.engine)
+        # A timestamp (unix seconds, or a datetime taken as UTC when naive) -> the request log's driver form.
+        self.log_time: Callable[[float | datetime], Any] = self.request_log.timestamp
 
     @property
     def dialect(self) -> str:
@@ -141,13 +145,10 @@ class Database:
 
     # -- request log -------------------------------------------------------------------------------------------
 
-    def write_log(self, requests: Sequence[Mapping[str, Any]], attempts: Sequence[Mapping[str, Any]]) -> None:
-        """Insert request and attempt rows in one transaction (executemany: one round trip per table)."""
-        with self.engine.begin() as conn:
-            if requests:
-                conn.execute(insert(RequestRow.__table__), list(requests))
-            if attempts:
-                conn.execute(insert(AttemptRow.__table__), list(attempts))
+    def write_log(self, requests: Sequence[Row], attempts: Sequence[Row]) -> None:
+        """Insert request and attempt rows in one transaction. Rows are tuples in ``request_log.REQUEST_COLUMNS`` /
+        ``ATTEMPT_COLUMNS`` order with timestamps in ``self.log_time`` form (see ``store/request_log.py``)."""
+        self.request_log.write(requests, attempts)
 
     def attempt_samples(self, model_id: str, since: datetime) -> list[tuple[str, str, float, float | None]]:
         """``(provider, outcome, latency_ms, ttfb_ms)`` of every attempt at ``model_id`` since ``since``."""

@@ -1,7 +1,9 @@
 """The request log: every request and every upstream attempt, written off the request's critical path.
 
 ``RequestRecorder.record`` only appends to an in-memory queue. A background task writes the queue in batches (every
-``flush_interval_s`` or as soon as ``batch_size`` records wait), one transaction per batch, in a worker thread.
+``flush_interval_s`` or as soon as ``batch_size`` records wait), one transaction per batch, in the recorder's own
+thread, which also builds the rows (plain tuples, ``build_rows``) and inserts them through the driver's bulk path
+(``store/request_log.py``), so the event loop pays a deque append per request and the writer holds the GIL little.
 When the database fails the batch goes back to the front of the queue and is retried with backoff; the queue is
 bounded (``max_queued``): past it the oldest records are dropped, counted in ``dropped`` and logged.
 A batch the database rejects for its *data* (an integrity or data error) is retried row by row, so one bad record
@@ -16,18 +18,23 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DataError, IntegrityError
 
 from imagegate.core.errors import redact
 from imagegate.core.types import Attempt
 from imagegate.store.db import Database
+from imagegate.store.request_log import ATTEMPT_COLUMNS, REQUEST_COLUMNS, Row, aware_utc
 from imagegate.store.stats import provider_stats
 
-__all__ = ["RequestRecord", "RequestRecorder", "provider_stats", "to_rows"]
+__all__ = ["RequestRecord", "RequestRecorder", "build_rows", "provider_stats", "to_rows"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("imagegate.recorder")
 
@@ -58,58 +65,37 @@ class RequestRecord:
     attempts: list[Attempt] = field(default_factory=list)
 
 
-def _as_datetime(value: datetime | float) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromtimestamp(value, UTC)
+def build_rows(batch: Iterable[RequestRecord], stamp: Callable[[float | datetime], Any]) -> tuple[list[Row], list[Row]]:
+    """The ``requests`` and ``attempts`` rows of ``batch``: tuples in ``REQUEST_COLUMNS`` / ``ATTEMPT_COLUMNS`` order,
+    timestamps converted by ``stamp`` (``Database.log_time``). The hot loop of the log writer: plain tuples, one
+    timestamp conversion per distinct time, no dicts."""
+    requests: list[Row] = []
+    attempts: list[Row] = []
+    add_request, add_attempt = requests.append, attempts.append
+    for rec in batch:
+        created = stamp(rec.created_at)
+        request_id = rec.id or f"req_{uuid.uuid4().hex}"  # never an empty primary key
+        model_id, message, tried = rec.model_id, rec.error_message, rec.attempts
+        add_request((
+            request_id, created, rec.key_id, rec.model, model_id, rec.operation, rec.provider, rec.provider_model_id,
+            rec.status, rec.error_class, redact(message) if message else None, float(rec.latency_ms), rec.ttfb_ms,
+            int(rec.cost_micros), rec.image_count, rec.image_bytes, len(tried), rec.prompt, rec.dry_run, rec.user,
+        ))
+        for a in tried:
+            add_attempt((
+                request_id, stamp(a.started_at) if a.started_at else created, model_id, a.provider,
+                a.provider_model_id, a.outcome, a.status, redact(a.error) if a.error else None, float(a.latency_ms),
+                a.ttfb_ms, int(a.cost_micros), a.hedged, a.images, a.bytes,
+            ))
+    return requests, attempts
 
 
 def to_rows(rec: RequestRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The ``requests`` row and the ``attempts`` rows of one record."""
-    created = _as_datetime(rec.created_at)
-    request_id = rec.id or f"req_{uuid.uuid4().hex}"
-    row = {
-        "id": request_id,
-        "created_at": created,
-        "key_id": rec.key_id,
-        "model": rec.model,
-        "model_id": rec.model_id,
-        "operation": rec.operation,
-        "provider": rec.provider,
-        "provider_model_id": rec.provider_model_id,
-        "status": rec.status,
-        "error_class": rec.error_class,
-        "error_message": redact(rec.error_message) if rec.error_message else None,
-        "latency_ms": float(rec.latency_ms),
-        "ttfb_ms": rec.ttfb_ms,
-        "cost_micros": int(rec.cost_micros),
-        "image_count": rec.image_count,
-        "image_bytes": rec.image_bytes,
-        "attempts_count": len(rec.attempts),
-        "prompt": rec.prompt,
-        "dry_run": rec.dry_run,
-        "user": rec.user,
-    }
-    attempts = [
-        {
-            "request_id": request_id,
-            "created_at": _as_datetime(a.started_at) if a.started_at else created,
-            "model": rec.model_id,
-            "provider": a.provider,
-            "provider_model_id": a.provider_model_id,
-            "outcome": a.outcome,
-            "status": a.status,
-            "error": redact(a.error) if a.error else None,
-            "latency_ms": float(a.latency_ms),
-            "ttfb_ms": a.ttfb_ms,
-            "cost_micros": int(a.cost_micros),
-            "hedged": a.hedged,
-            "image_count": a.images,
-            "image_bytes": a.bytes,
-        }
-        for a in rec.attempts
-    ]
-    return row, attempts
+    """The ``requests`` row and the ``attempts`` rows of one record as column -> value (timestamps as aware UTC
+    datetimes): ``build_rows`` for reading."""
+    [request], attempts = build_rows([rec], aware_utc)
+    return (dict(zip(REQUEST_COLUMNS, request, strict=True)),
+            [dict(zip(ATTEMPT_COLUMNS, a, strict=True)) for a in attempts])
 
 
 def _describe(exc: BaseException) -> str:
@@ -154,16 +140,21 @@ class RequestRecorder:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._writer: ThreadPoolExecutor | None = None  # one thread, one pooled connection, nothing queued behind
 
     @property
     def queued(self) -> int:
         return len(self._queue)
 
     def record(self, rec: RequestRecord) -> None:
-        """Queue one record. Never blocks and never raises for database trouble."""
-        self._queue.append(rec)
-        self._enforce_bound()
-        if len(self._queue) >= self.batch_size:
+        """Queue one record. Never blocks and never raises for database trouble (row building waits for the
+        writer thread)."""
+        queue = self._queue
+        queue.append(rec)
+        queued = len(queue)
+        if queued > self.max_queued:
+            self._enforce_bound()
+        if queued >= self.batch_size:
             self._wake.set()
 
     def _enforce_bound(self) -> None:
@@ -203,8 +194,7 @@ class RequestRecorder:
         async with self._lock:
             target = len(self._queue)
             while written < target and self._queue:
-                n = min(self.batch_size, len(self._queue))
-                batch = [self._queue.popleft() for _ in range(n)]
+                batch = self._take(self.batch_size)
                 try:
                     written += await self._write_batch(batch)
                 except _PartialWrite as partial:
@@ -216,16 +206,30 @@ class RequestRecorder:
                     raise
         return written
 
+    def _take(self, n: int) -> list[RequestRecord]:
+        queue = self._queue
+        if n >= len(queue):  # the usual case: everything queued fits one batch
+            batch = list(queue)
+            queue.clear()
+            return batch
+        return [queue.popleft() for _ in range(n)]
+
     def _requeue(self, batch: list[RequestRecord]) -> None:
         self._queue.extendleft(reversed(batch))  # back in front, in their order
         self._enforce_bound()
 
+    async def _in_writer(self, fn: Callable[[list[RequestRecord]], T], batch: list[RequestRecord]) -> T:
+        """Run ``fn(batch)`` in the recorder's own thread (started on first use, stopped by ``aclose``)."""
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagegate-request-log")
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, batch)
+
     async def _write_batch(self, batch: list[RequestRecord]) -> int:
         try:
-            await asyncio.to_thread(self._write_all, batch)
+            await self._in_writer(self._write_all, batch)
         except (IntegrityError, DataError) as exc:
             log.warning("request log batch of %d rejected (%s): writing it row by row", len(batch), _describe(exc))
-            written, dropped, error = await asyncio.to_thread(self._write_one_by_one, batch)
+            written, dropped, error = await self._in_writer(self._write_one_by_one, batch)
             self.written += written
             self.batches += written
             self.dropped += dropped
@@ -243,18 +247,16 @@ class RequestRecorder:
         return len(batch)
 
     def _write_all(self, batch: list[RequestRecord]) -> None:
-        """Runs in a thread (row building included: it is CPU work the event loop need not do)."""
-        rows = [to_rows(r) for r in batch]
-        self.db.write_log([r for r, _ in rows], [a for _, atts in rows for a in atts])
+        """Runs in the writer thread (row building included: CPU work the event loop need not do)."""
+        self.db.write_log(*build_rows(batch, self.db.log_time))
 
     def _write_one_by_one(self, batch: list[RequestRecord]) -> tuple[int, int, Exception | None]:
         """Runs in a thread: ``(written, dropped, error)``. A record the database rejects again for its data is
         dropped (a duplicate id after an ambiguous commit lands here too); any other error stops the walk."""
         written = dropped = 0
         for rec in batch:
-            request, attempts = to_rows(rec)
             try:
-                self.db.write_log([request], attempts)
+                self.db.write_log(*build_rows([rec], self.db.log_time))
             except (IntegrityError, DataError) as exc:
                 dropped += 1
                 log.error("request log dropped one record (%s)", _describe(exc))
@@ -273,6 +275,14 @@ class RequestRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        try:
+            await self._drain(timeout_s)
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=False)  # idle by now: the thread exits on its own
+                self._writer = None
+
+    async def _drain(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         delay = self.flush_interval_s
         while self._queue:
