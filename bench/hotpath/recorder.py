@@ -10,6 +10,7 @@ recorder, and reports CPU microseconds per record:
     .venv/bin/python bench/hotpath/recorder.py                  # SQLite, 50,000 records
     .venv/bin/python bench/hotpath/recorder.py --pg             # and PostgreSQL (own schema, dropped afterwards)
     .venv/bin/python bench/hotpath/recorder.py --rounds 3 -n 20000
+    .venv/bin/python bench/hotpath/recorder.py --contended -n 5000 --pg   # the drain against a busy event loop
 
 Not collected by pytest (no ``test_`` prefix).
 """
@@ -93,6 +94,71 @@ async def one_round(url: str, n: int, batch_size: int | None) -> dict[str, float
         db.dispose()
 
 
+def _work(units: int) -> None:
+    x = 0
+    for i in range(units):
+        x += i * i
+
+
+async def contended_round(url: str, n: int, batch_size: int | None) -> dict[str, float]:
+    """The drain while the event loop is busy with pure-Python work in ~0.5 ms slices (a loaded gateway): how much
+    of the loop's time the writer takes (GIL held by the writer per record) and how long single loop iterations
+    (a slice and a loop tick, ~0.5 ms alone) take, GIL waits included."""
+    await asyncio.to_thread(run_migrations, url)
+    db = Database(url)
+    try:
+        units = 1
+        while True:  # calibrate a slice of about 0.5 ms
+            t = time.perf_counter()
+            _work(units)
+            if time.perf_counter() - t > 0.0005:
+                break
+            units *= 2
+        solo = []
+        for _ in range(400):
+            t = time.perf_counter()
+            _work(units)
+            solo.append(time.perf_counter() - t)
+        slice_s = statistics.median(solo)
+        idle: list[float] = []  # the same loop iterations with no writer: the noise floor
+        t = time.perf_counter()
+        for _ in range(400):
+            _work(units)
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            idle.append(now - t)
+            t = now
+        idle.sort()
+        recorder = RequestRecorder(db, max_queued=n + 1, **({"batch_size": batch_size} if batch_size else {}))
+        for rec in make_records(n):
+            recorder.record(rec)
+        slices: list[float] = []  # one loop iteration each: the slice, a loop tick, and any wait for the GIL
+        w0 = time.perf_counter()
+        drain = asyncio.create_task(recorder.aclose(timeout_s=600))
+        t = time.perf_counter()
+        while not drain.done():
+            _work(units)
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            slices.append(now - t)
+            t = now
+        wall = time.perf_counter() - w0
+        await drain
+        assert recorder.written == n and recorder.dropped == 0
+        lost = max(0.0, wall - len(slices) * slice_s)  # loop time not spent on its own work
+        slices.sort()
+        return {
+            "gil_us": lost / n * 1e6,
+            "slice_p99_ms": slices[int(len(slices) * 0.99)] * 1e3 if slices else 0.0,
+            "slice_max_ms": slices[-1] * 1e3 if slices else 0.0,
+            "idle_p99_ms": idle[int(len(idle) * 0.99)] * 1e3,
+            "wall_s": wall,
+            "records_per_s": n / wall,
+        }
+    finally:
+        db.dispose()
+
+
 @contextmanager
 def sqlite_url() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="ig-bench-") as tmp:
@@ -124,6 +190,18 @@ def run(label: str, url_factory, n: int, batch_size: int | None, rounds: int) ->
           f"drain wall {med['wall_s']:.2f} s, {med['batches']:.0f} batches (medians)")
 
 
+def run_contended(label: str, url_factory, n: int, batch_size: int | None, rounds: int) -> None:  # type: ignore[no-untyped-def]
+    results = []
+    for _ in range(rounds):
+        with url_factory() as url:
+            results.append(asyncio.run(contended_round(url, n, batch_size)))
+    med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    print(f"{label:<11} contended n={n} batch={batch_size or 'default'} rounds={rounds}: loop time taken by the "
+          f"writer {med['gil_us']:.1f} us/rec | loop iterations (0.5 ms alone) p99 {med['slice_p99_ms']:.2f} ms, max "
+          f"{med['slice_max_ms']:.1f} ms (no writer: p99 {med['idle_p99_ms']:.2f} ms) | drain {med['wall_s']:.2f} s = "
+          f"{med['records_per_s']:.0f} rec/s (medians)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=50_000, help="records per round (default 50000)")
@@ -131,11 +209,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds per database; medians are reported (default 3)")
     ap.add_argument("--pg", action="store_true", help=f"also PostgreSQL at {PG_SERVER}")
     ap.add_argument("--pg-only", action="store_true", help="PostgreSQL only")
+    ap.add_argument("--contended", action="store_true",
+                    help="drain while the event loop runs pure-Python work (use a smaller -n, e.g. 5000)")
     args = ap.parse_args()
+    runner = run_contended if args.contended else run
     if not args.pg_only:
-        run("sqlite", sqlite_url, args.n, args.batch_size, args.rounds)
+        runner("sqlite", sqlite_url, args.n, args.batch_size, args.rounds)
     if args.pg or args.pg_only:
-        run("postgresql", pg_url, args.n, args.batch_size, args.rounds)
+        runner("postgresql", pg_url, args.n, args.batch_size, args.rounds)
 
 
 if __name__ == "__main__":
