@@ -216,3 +216,12 @@ def test_rows_mapping() -> None:
     assert [a["request_id"] for a in attempts] == ["req_000007"] * 2
     anonymous = RequestRecord(id="", created_at=0.0, model="m", operation="generate", status=400, latency_ms=1.0)
     assert to_rows(anonymous)[0]["id"].startswith("req_")  # never an empty primary key
+
+
+async def test_a_record_that_does_not_convert_is_dropped_alone(db: FlakyDatabase) -> None:
+    recorder = RequestRecorder(db)
+    for i in range(5):
+        recorder.record(make_record(i, latency_ms="slow" if i == 2 else 1.0))  # type: ignore[arg-type]
+    assert await recorder.flush() == 4
+    assert recorder.dropped == 1 and recorder.queued == 0
+    assert ids(db) == {f"req_{i:06d}" for i in (0, 1, 3, 4)}

@@ -35,6 +35,9 @@ from imagegate.store.stats import provider_stats
 __all__ = ["RequestRecord", "RequestRecorder", "build_rows", "provider_stats", "to_rows"]
 
 T = TypeVar("T")
+# A batch failing with these is rejected for its data (a constraint, a value the column refuses, a field that does
+# not convert): it is retried row by row and the rows that fail again are dropped.
+_REJECTED = (IntegrityError, DataError, TypeError, ValueError)
 
 log = logging.getLogger("imagegate.recorder")
 
@@ -227,7 +230,7 @@ class RequestRecorder:
     async def _write_batch(self, batch: list[RequestRecord]) -> int:
         try:
             await self._in_writer(self._write_all, batch)
-        except (IntegrityError, DataError) as exc:
+        except _REJECTED as exc:
             log.warning("request log batch of %d rejected (%s): writing it row by row", len(batch), _describe(exc))
             written, dropped, error = await self._in_writer(self._write_one_by_one, batch)
             self.written += written
@@ -257,7 +260,7 @@ class RequestRecorder:
         for rec in batch:
             try:
                 self.db.write_log(*build_rows([rec], self.db.log_time))
-            except (IntegrityError, DataError) as exc:
+            except _REJECTED as exc:
                 dropped += 1
                 log.error("request log dropped one record (%s)", _describe(exc))
                 continue
