@@ -4,8 +4,13 @@ Times, with ``time.process_time``, N iterations of:
 - ``route``: ``Router.run`` over the 4 Nano Banana Pro offers (gemini, vertex, replicate, fal) with
   ``MemoryRouterState`` and the system clock; the attempt function returns a prebuilt ``ImageResult`` at once (no
   ``cost_of``: pricing is timed apart). Includes the snapshot, ordering, the attempt loop and the record.
-- ``price``: ``estimate`` for the 4 offers (what ``Gateway.plan`` does) + ``cost`` of one Gemini-shaped result.
+- ``price``: ``estimate`` for the 4 offers (what ``Gateway.plan`` does) + ``cost`` of one Gemini-shaped result,
+  through the router's ``Pricer`` when it has one (as the gateway does), else the plain functions. Prompts (64
+  lengths) and usages (1,000 text-token counts) vary between iterations, as real traffic does.
 - ``estimate`` and ``cost`` alone, per call.
+
+To time an older checkout with this same script: ``git archive <commit> src | tar -x -C /tmp/old`` and run it with
+``PYTHONPATH=/tmp/old/src``.
 
     .venv/bin/python bench/hotpath/router_pricing.py              # 20,000 iterations, best of 3 rounds
     .venv/bin/python bench/hotpath/router_pricing.py -n 5000 --rounds 1
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -89,6 +95,15 @@ async def seed_history(router: Router, providers: list[str]) -> None:
             await router.state.record(MODEL, p, ok, rng.uniform(4.0, 40.0), now - age, router.params)
 
 
+def pricing_fns(router: Router) -> tuple[Callable[..., object], Callable[..., object]]:
+    """(estimate, cost) as the gateway calls them: the router's ``Pricer`` where there is one (it keeps plans and
+    estimate totals), else the plain functions (before the ``Pricer`` existed)."""
+    pricer = getattr(router, "pricer", None)
+    if pricer is None:
+        return (lambda r, o, s: estimate(r, o, s).total_micros), cost
+    return pricer.estimate_micros, pricer.cost
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=20_000)
@@ -96,20 +111,33 @@ def main() -> None:
     ap.add_argument("--no-history", action="store_true", help="route with an empty health window")
     args = ap.parse_args()
     request, offers, specs, result = setup()
+    rng = random.Random(7)  # prompts of varied length and usages with varied text tokens, as real traffic has
+    requests = [dataclasses.replace(request, prompt=PROMPT[: rng.randint(20, len(PROMPT))]) for _ in range(64)]
+    usages = [
+        dataclasses.replace(result.usage, input_text_tokens=rng.randint(5, 30), output_text_tokens=rng.randint(0, 900))
+        for _ in range(1000)
+    ]
     pairs = list(zip(offers, specs, strict=True))
+    est_fn, cost_fn = pricing_fns(Router(MemoryRouterState()))
     rounds: dict[str, list[float]] = {"route": [], "price": [], "estimate": [], "cost": []}
+    it = [0]
 
     def price() -> None:
+        i = it[0] = it[0] + 1
+        req = requests[i % 64]
         for o, s in pairs:
-            estimate(request, o, s)
-        cost(result.usage, offers[0], resolution=specs[0].resolution)
+            est_fn(req, o, s)
+        cost_fn(usages[i % 1000], offers[0], resolution=specs[0].resolution)
 
     def est() -> None:
+        i = it[0] = it[0] + 1
+        req = requests[i % 64]
         for o, s in pairs:
-            estimate(request, o, s)
+            est_fn(req, o, s)
 
     def one_cost() -> None:
-        cost(result.usage, offers[0], resolution=specs[0].resolution)
+        i = it[0] = it[0] + 1
+        cost_fn(usages[i % 1000], offers[0], resolution=specs[0].resolution)
 
     for _ in range(args.rounds):
         rounds["route"].append(asyncio.run(route_us(args.n, request, offers, specs, result, not args.no_history)))

@@ -25,8 +25,7 @@ from imagegate.core.errors import (
 from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageResult, RenderSpec, Usage
 from imagegate.media.convert import normalise
 from imagegate.media.sizes import map_size
-from imagegate.pricing import cost as price_usage
-from imagegate.pricing import dry_run_body, estimate
+from imagegate.pricing import dry_run_body
 from imagegate.providers.base import Provider, ProviderCall
 from imagegate.router import AttemptContext, Candidate, Router
 from imagegate.store.blobs import BlobStore
@@ -113,8 +112,8 @@ class Gateway:
             except GatewayError as exc:
                 first_error = first_error or exc
                 continue
-            est = estimate(request, offer, spec)
-            planned.append(Planned(offer, spec, Candidate(offer=offer, estimated_cost_micros=est.total_micros)))
+            est = self.router.pricer.estimate_micros(request, offer, spec)
+            planned.append(Planned(offer, spec, Candidate(offer=offer, estimated_cost_micros=est)))
         if not planned:
             assert first_error is not None
             raise first_error
@@ -141,7 +140,7 @@ class Gateway:
         if not ordered:
             raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
         chosen = next(p for p in planned if p.candidate is ordered[0])
-        return dry_run_body(model.id, chosen.offer, estimate(request, chosen.offer, chosen.spec))
+        return dry_run_body(model.id, chosen.offer, self.router.pricer.estimate(request, chosen.offer, chosen.spec))
 
     # ------------------------------------------------------------------ run
 
@@ -160,11 +159,14 @@ class Gateway:
                 p = by_candidate[id(candidate)]
                 return await self._call_offer(request, p, ctx, deadline)
 
+            pricer = self.router.pricer
+            priced: dict[int, tuple[ImageResult, Any]] = {}  # by candidate: (result, its Cost), for the final cost
+
             def cost_of(candidate: Candidate, result: ImageResult) -> int:
                 p = by_candidate[id(candidate)]
-                return price_usage(
-                    result.usage, p.offer, resolution=p.spec.resolution, batch=request.batch
-                ).total_micros
+                c = pricer.cost(result.usage, p.offer, resolution=p.spec.resolution, batch=request.batch)
+                priced[id(candidate)] = (result, c)
+                return c.total_micros
 
             routed = await self.router.run(
                 model.id,
@@ -178,7 +180,10 @@ class Gateway:
             attempts = routed.attempts
             chosen = by_candidate[id(routed.candidate)]
             result = routed.result
-            cost = price_usage(result.usage, chosen.offer, resolution=chosen.spec.resolution, batch=request.batch)
+            hit = priced.get(id(routed.candidate))
+            cost = hit[1] if hit is not None and hit[0] is result else pricer.cost(
+                result.usage, chosen.offer, resolution=chosen.spec.resolution, batch=request.batch
+            )
             images = await normalise(
                 result.images,
                 output_format=request.output_format,

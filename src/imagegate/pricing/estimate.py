@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from imagegate.catalog.schema import Offer
 from imagegate.core.types import Cost, ImageRequest, RenderSpec, Usage
-from imagegate.pricing.cost import cost, output_tokens_per_image
+from imagegate.pricing.hints import output_tokens_per_image
+from imagegate.pricing.plan import PricePlan
 from imagegate.pricing.select import effective_resolution
 
 
@@ -18,19 +18,26 @@ def estimate(request: ImageRequest, offer: Offer, spec: RenderSpec, *, n: int | 
     ``input_image_tokens`` per reference image, ``output_image_tokens`` per output image. Per-image offers are
     ``n`` times their unit price. The result is marked ``estimated``.
     """
-    count = request.n if n is None else n
-    hints = offer.estimate
     resolution = effective_resolution(offer, spec.resolution)
+    usage = estimate_usage(request, offer, spec, resolution, request.n if n is None else n)
+    return PricePlan(offer, resolution, request.batch).cost(usage, estimated=True)
+
+
+def prompt_tokens(request: ImageRequest, offer: Offer) -> int:
+    """Input text tokens expected for the prompt: characters / the offer's ``chars_per_token``, rounded up."""
+    return math.ceil(len(request.prompt) / offer.estimate.chars_per_token) if request.prompt else 0
+
+
+def estimate_usage(request: ImageRequest, offer: Offer, spec: RenderSpec, resolution: str | None, count: int) -> Usage:
+    """The usage ``count`` images of ``request`` are expected to report (``resolution`` already effective)."""
+    hints = offer.estimate
     size = f"{spec.width}x{spec.height}" if spec.width and spec.height else None
     per_image = output_tokens_per_image(hints, resolution=resolution, quality=request.quality, size=size)
-    prompt_tokens = math.ceil(len(request.prompt) / hints.chars_per_token) if request.prompt else 0
-    usage = Usage(
-        input_text_tokens=prompt_tokens,
+    return Usage(
+        input_text_tokens=prompt_tokens(request, offer),
         input_image_tokens=len(request.images) * hints.input_image_tokens,
         output_image_tokens=count * per_image,
         input_images=len(request.images),
         output_images=count,
         reported=True,  # counts are final: no second fill from hints
     )
-    result = cost(usage, offer, resolution=resolution, batch=request.batch)
-    return dataclasses.replace(result, estimated=True)

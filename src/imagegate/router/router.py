@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from imagegate.core.errors import InvalidRequest
 from imagegate.core.types import ProviderPreferences
+from imagegate.pricing import Pricer
 from imagegate.router.attempts import AttemptLoop
 from imagegate.router.clock import Clock, SystemClock
 from imagegate.router.config import RouterConfig
@@ -52,12 +53,14 @@ class Router:
         config: RouterConfig | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        pricer: Pricer | None = None,
     ) -> None:
         self.state = state
         self.config = config or RouterConfig()
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.params = state_params(self.config)
+        self.pricer = pricer or Pricer()  # prices candidates (estimates) and results; keeps plans between requests
         self._last: dict[str, StateSnapshot] = {}  # per model: the latest snapshot, for order() without I/O
         self._pauses: dict[tuple[str, str], float] = {}  # pauses this process has seen (wall seconds)
 
