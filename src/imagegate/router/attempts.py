@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import math
 from collections import deque
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ from imagegate.core.errors import (
     Timeout,
 )
 from imagegate.core.types import Attempt, ImageResult
+from imagegate.router import inline
+from imagegate.router.clock import SystemClock
 from imagegate.router.ordering import OfferView, refresh, score_views
 from imagegate.router.types import AttemptContext, AttemptFn, CostFn, RouteResult
 
@@ -45,6 +48,7 @@ class Flight:
     started_wall: float
     timeout_at: float
     hedged: bool  # ran in a hedged race (the hedge itself, or a primary that got one)
+    pending: Awaitable[ImageResult] | None = None  # an inline attempt not yet awaited (``task`` is its outcome)
 
 
 @dataclass(slots=True)
@@ -74,7 +78,10 @@ class AttemptLoop:
         self.attempt_fn = attempt
         self.cost_of = cost_of
         self.deadline = deadline
-        self.hedging = router.config.hedging_for(model_id)
+        self.policy = router.policy_for(model_id)
+        self.hedging = self.policy.hedging
+        # Without hedging one attempt at a time: await it inline (see inline.py) on the system clock.
+        self.inline = not self.hedging.enabled and type(router.clock) is SystemClock
         split = len(views) - n_last_resort
         self.queue: deque[QueueItem] = deque(QueueItem(v, 1, i >= split) for i, v in enumerate(views))
         self.tries: dict[int, int] = {}  # by candidate id: attempts started
@@ -118,6 +125,14 @@ class AttemptLoop:
         return min(wake, hedge_at) if hedge_at is not None else wake
 
     async def _wait(self, wake: float) -> set[asyncio.Future[ImageResult]]:
+        if len(self.inflight) == 1:
+            flight = next(iter(self.inflight.values()))
+            if flight.pending is not None:
+                delay = wake - self.clock.now()
+                if delay > _EPS:
+                    attempt, flight.pending = flight.pending, None
+                    await inline.run_inline(attempt, flight.task, delay)
+                return {flight.task} if flight.task.done() else set()
         tasks = set(self.inflight)
         delay = wake - self.clock.now()
         if delay > _EPS:
@@ -211,8 +226,13 @@ class AttemptLoop:
         key = id(item.view.candidate)
         self.tries[key] = self.tries.get(key, 0) + 1
         now = self.clock.now()
-        task = asyncio.ensure_future(self.attempt_fn(item.view.candidate, ctx))
-        flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, hedged)
+        attempt = self.attempt_fn(item.view.candidate, ctx)
+        if self.inline:
+            task: asyncio.Future[ImageResult] = asyncio.get_running_loop().create_future()
+            flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, hedged, attempt)
+        else:
+            task = asyncio.ensure_future(attempt)
+            flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, hedged)
         self.inflight[task] = flight
         return flight
 
@@ -272,6 +292,7 @@ class AttemptLoop:
         for flight in list(self.inflight.values()):
             if (now >= flight.timeout_at - _EPS or now >= self.deadline - _EPS) and flight.task.cancel():
                 del self.inflight[flight.task]
+                inline.close(flight.pending)
                 with contextlib.suppress(BaseException):
                     await flight.task
                 what = "the request's deadline" if now >= self.deadline - _EPS else "its time limit"
@@ -341,7 +362,7 @@ class AttemptLoop:
             h.failures += 1
             h.failure_latency_ms += latency * 1000.0
             refresh(flight.view, self.cfg.health)
-            score_views(self.views, self.cfg.weights_for(self.model_id))
+            score_views(self.views, self.policy.weights)
         if err.retry_after is not None and err.retry_after > 0:
             pause = min(err.retry_after, self.cfg.retry.max_retry_after_s)
             await self.r.pause(self.model_id, flight.view.provider, self.clock.wall() + pause)
@@ -349,6 +370,7 @@ class AttemptLoop:
     async def _settle_loser(self, flight: Flight) -> None:
         """A race was decided (or the request is over): cancel a running attempt; a finished one is recorded."""
         self.inflight.pop(flight.task, None)
+        inline.close(flight.pending)
         if flight.task.cancel():
             with contextlib.suppress(BaseException):
                 await flight.task

@@ -105,6 +105,15 @@ class ModelRouting:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelPolicy:
+    """Everything the router reads per model, resolved once (``RouterConfig.policy_for``)."""
+
+    routing: ModelRouting
+    weights: Weights
+    hedging: HedgingConfig
+
+
+@dataclass(frozen=True, slots=True)
 class RouterConfig:
     policy: Policy = "auto"
     weights: Weights = Weights()
@@ -128,6 +137,10 @@ class RouterConfig:
 
     def for_model(self, model_id: str) -> ModelRouting:
         return self.models.get(model_id) or ModelRouting(policy=self.policy)
+
+    def policy_for(self, model_id: str) -> ModelPolicy:
+        """``for_model``, ``weights_for`` and ``hedging_for`` together (the router keeps one per model)."""
+        return ModelPolicy(self.for_model(model_id), self.weights_for(model_id), self.hedging_for(model_id))
 
     def weights_for(self, model_id: str) -> Weights:
         m = self.models.get(model_id)

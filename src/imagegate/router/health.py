@@ -102,38 +102,127 @@ def _num(fields: Mapping[str, str | float | int], key: str) -> float:
     return float(v) if v is not None else 0.0
 
 
-def summarise(fields: Mapping[str, str | float | int], now_wall: float, p: StateParams) -> OfferHealth:
-    cur = math.floor(now_wall / p.bucket_s)
+@dataclass(slots=True)
+class WindowTally:
+    """The window sums of one offer for bucket ``cur`` (buckets ``cur - buckets + 1`` .. ``cur + 1``).
+
+    ``summarise`` builds one from the fields; the memory state keeps one per offer and adds each outcome to it
+    (``tally_add``), so a snapshot does not re-parse every ``"<bucket>:<name>"`` field of the window. Latency sums
+    are kept per bucket and added up in field order, so the sums are bit for bit those of a fresh parse. The
+    histogram is copied on write: snapshots share it, and an update replaces it instead of changing it.
+    """
+
+    cur: int
+    params: StateParams
+    successes: int = 0
+    failures: int = 0
+    success_ms: dict[int, float] = field(default_factory=dict)  # bucket -> sum of success latencies
+    failure_ms: dict[int, float] = field(default_factory=dict)
+    histogram: dict[int, int] = field(default_factory=dict)
+    sums: tuple[float, float] | None = None  # (success, failure) latency sums, until the next update
+
+
+def tally(
+    fields: Mapping[str, str | float | int], cur: int, p: StateParams, names: dict[str, FieldName] | None = None
+) -> WindowTally:
+    """Parse the window's bucket fields. ``names`` remembers parsed field names between calls (a shared store's
+    rows repeat the same names for a whole bucket)."""
     oldest = cur - p.buckets + 1
-    h = OfferHealth()
+    t = WindowTally(cur, p)
     for key, raw in fields.items():
-        b, sep, name = key.partition(":")
-        if not sep:
+        parsed = names.get(key, _UNPARSED) if names is not None else _UNPARSED
+        if parsed is _UNPARSED:
+            parsed = parse_name(key)
+            if names is not None:
+                names[key] = parsed
+        if parsed is None:
             continue
-        try:
-            bucket = int(b)
-        except ValueError:
-            continue
+        bucket, kind, i = parsed
         if bucket < oldest or bucket > cur + 1:  # +1 tolerates a little clock skew between replicas
             continue
-        v = float(raw)
-        if name == "s":
-            h.successes += int(v)
-        elif name == "f":
-            h.failures += int(v)
-        elif name == "ls":
-            h.success_latency_ms += v
-        elif name == "fl":
-            h.failure_latency_ms += v
-        elif name.startswith("h"):
-            i = int(name[1:])
-            h.histogram[i] = h.histogram.get(i, 0) + int(v)
-    h.consecutive_failures = int(_num(fields, "cf"))
-    h.paused_until = _num(fields, "pu")
-    if _num(fields, "st") == 1:
+        if kind == "s":
+            t.successes += int(float(raw))
+        elif kind == "h":
+            t.histogram[i] = t.histogram.get(i, 0) + int(float(raw))
+        elif kind == "ls":
+            t.success_ms[bucket] = t.success_ms.get(bucket, 0.0) + float(raw)
+        elif kind == "f":
+            t.failures += int(float(raw))
+        elif kind == "fl":
+            t.failure_ms[bucket] = t.failure_ms.get(bucket, 0.0) + float(raw)
+    return t
+
+
+FieldName = tuple[int, str, int] | None  # (bucket, s | f | ls | fl | h | "" (other), histogram bin), None: no bucket
+_UNPARSED: FieldName = (0, "?", 0)
+
+
+def parse_name(key: str) -> FieldName:
+    """``"123:h7"`` -> ``(123, "h", 7)``; ``"123:ls"`` -> ``(123, "ls", 0)``; ``"cf"`` -> None."""
+    b, sep, name = key.partition(":")
+    if not sep:
+        return None
+    try:
+        bucket = int(b)
+    except ValueError:
+        return None
+    if name in ("s", "f", "ls", "fl"):
+        return bucket, name, 0
+    if name.startswith("h"):
+        return bucket, "h", int(name[1:])
+    return bucket, "", 0
+
+
+def tally_add(t: WindowTally, ok: bool, latency_ms: float) -> None:
+    """Count one outcome recorded in bucket ``t.cur`` (as ``record_outcome`` just did in the fields)."""
+    b = t.cur
+    t.sums = None
+    if ok:
+        t.successes += 1
+        t.success_ms[b] = t.success_ms.get(b, 0) + latency_ms
+        i = latency_bin(latency_ms)
+        t.histogram = histogram = dict(t.histogram)  # snapshots may hold the old one
+        histogram[i] = histogram.get(i, 0) + 1
+    else:
+        t.failures += 1
+        t.failure_ms[b] = t.failure_ms.get(b, 0) + latency_ms
+
+
+def health_of(
+    t: WindowTally, fields: Mapping[str, str | float | int], now_wall: float, p: StateParams, *, share: bool = False
+) -> OfferHealth:
+    """A fresh ``OfferHealth`` from a tally and the breaker and pause fields. With ``share`` its histogram is the
+    tally's own (for a tally that copies on write), else a copy."""
+    sums = t.sums
+    if sums is None:
+        success_ms = failure_ms = 0.0
+        for v in t.success_ms.values():
+            success_ms += v
+        for v in t.failure_ms.values():
+            failure_ms += v
+        sums = t.sums = (success_ms, failure_ms)
+    histogram = t.histogram if share else dict(t.histogram)
+    h = OfferHealth(t.successes, t.failures, sums[0], sums[1], histogram)
+    get = fields.get
+    if (cf := get("cf")) is not None:
+        h.consecutive_failures = int(float(cf))
+    if (pu := get("pu")) is not None:
+        h.paused_until = float(pu)
+    if (st := get("st")) is not None and float(st) == 1:
         h.opened_at = _num(fields, "oa")
         h.breaker = "half_open" if now_wall >= h.opened_at + p.cooldown_s else "open"
     return h
+
+
+def current_bucket(now_wall: float, p: StateParams) -> int:
+    return math.floor(now_wall / p.bucket_s)
+
+
+def summarise(
+    fields: Mapping[str, str | float | int], now_wall: float, p: StateParams, names: dict[str, FieldName] | None = None
+) -> OfferHealth:
+    """The health of one offer from its fields (``names``: see ``tally``)."""
+    return health_of(tally(fields, current_bucket(now_wall, p), p, names), fields, now_wall, p, share=True)
 
 
 # --------------------------------------------------------------------------- mutations (twins of the Lua)

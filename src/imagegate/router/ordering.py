@@ -53,12 +53,13 @@ def view(index: int, c: Candidate, h: OfferHealth, cfg: HealthConfig) -> OfferVi
 def refresh(v: OfferView, cfg: HealthConfig) -> None:
     """Recompute P(success) and latencies from ``v.health`` (the score needs ``score_views`` afterwards)."""
     h, k = v.health, cfg.prior_weight
-    p = (h.successes + cfg.prior_success * k) / (h.total + k) if h.total + k > 0 else cfg.prior_success
-    v.p_success = max(p, 1e-3)
+    total = h.successes + h.failures
+    p = (h.successes + cfg.prior_success * k) / (total + k) if total + k > 0 else cfg.prior_success
+    v.p_success = p = max(p, 1e-3)
     # Shrink the mean latency toward the prior a little so one lucky sample does not dominate.
-    v.success_latency_s = (h.success_latency_ms / 1000.0 + cfg.prior_latency_s) / (h.successes + 1.0)
-    fail = h.mean_failure_s if h.mean_failure_s is not None else v.success_latency_s
-    v.attempt_latency_s = v.p_success * v.success_latency_s + (1 - v.p_success) * fail
+    v.success_latency_s = success = (h.success_latency_ms / 1000.0 + cfg.prior_latency_s) / (h.successes + 1.0)
+    fail = h.failure_latency_ms / h.failures / 1000.0 if h.failures else success  # OfferHealth.mean_failure_s
+    v.attempt_latency_s = p * success + (1 - p) * fail
 
 
 def score_views(views: list[OfferView], w: Weights) -> None:
@@ -156,9 +157,12 @@ def sort_by(views: list[OfferView], sort: str) -> list[OfferView]:
 
 def health_split(views: list[OfferView], now_wall: float) -> tuple[list[OfferView], list[OfferView]]:
     """Healthy (closed or half-open, not paused) first; open or paused offers are the last resort."""
-    healthy = [v for v in views if v.health.breaker != "open" and not v.health.paused(now_wall)]
-    ids = {id(v) for v in healthy}
-    return healthy, [v for v in views if id(v) not in ids]
+    healthy: list[OfferView] = []
+    last: list[OfferView] = []
+    for v in views:
+        h = v.health
+        (last if h.breaker == "open" or h.paused_until > now_wall else healthy).append(v)
+    return healthy, last
 
 
 def order_views(
@@ -174,8 +178,11 @@ def order_views(
     rng: random.Random,
 ) -> list[OfferView]:
     kept = filter_candidates(candidates, prefs, forced_provider)
-    index = {id(c): i for i, c in enumerate(candidates)}
-    views = [view(index[id(c)], c, snapshot.get(c.provider), health_cfg) for c in kept]
+    if len(kept) == len(candidates):  # nothing filtered out (filtering keeps the order): index = position
+        views = [view(i, c, snapshot.get(c.provider), health_cfg) for i, c in enumerate(kept)]
+    else:
+        index = {id(c): i for i, c in enumerate(candidates)}
+        views = [view(index[id(c)], c, snapshot.get(c.provider), health_cfg) for c in kept]
     score_views(views, weights)
     ordered = sort_by(views, prefs.sort) if prefs is not None and prefs.sort else policy_order(views, routing, rng)
     if prefs is not None and prefs.order:

@@ -144,6 +144,7 @@ class RedisRouterState:
         self._probe = client.register_script(PROBE_LUA)
         self._pause = client.register_script(PAUSE_LUA)
         self._budget = client.register_script(BUDGET_LUA)
+        self._names: dict[str, health.FieldName] = {}  # parsed field names ("123:h7"), cleared when large
 
     @classmethod
     def from_url(cls, url: str = "redis://127.0.0.1:6379/0", prefix: str = "imagegate:router") -> RedisRouterState:
@@ -177,7 +178,11 @@ class RedisRouterState:
                     raise
                 await self.client.script_load(BUDGET_LUA)
         rows = results[1:] if count_request else results
-        offers = {p: health.summarise(row or {}, now_wall, params) for p, row in zip(names, rows, strict=True)}
+        if len(self._names) > 8192:
+            self._names.clear()
+        offers = {
+            p: health.summarise(row or {}, now_wall, params, self._names) for p, row in zip(names, rows, strict=True)
+        }
         return StateSnapshot(offers=offers, taken_at=now_wall)
 
     async def record(

@@ -18,9 +18,9 @@ from imagegate.core.types import ProviderPreferences
 from imagegate.pricing import Pricer
 from imagegate.router.attempts import AttemptLoop
 from imagegate.router.clock import Clock, SystemClock
-from imagegate.router.config import RouterConfig
+from imagegate.router.config import ModelPolicy, RouterConfig
 from imagegate.router.health import StateParams
-from imagegate.router.ordering import OfferView, health_split, order_views
+from imagegate.router.ordering import OfferView, order_views
 from imagegate.router.state import BudgetKind, RouterState, StateSnapshot
 from imagegate.router.types import AttemptFn, Candidate, CostFn, RouteResult
 
@@ -63,6 +63,18 @@ class Router:
         self.pricer = pricer or Pricer()  # prices candidates (estimates) and results; keeps plans between requests
         self._last: dict[str, StateSnapshot] = {}  # per model: the latest snapshot, for order() without I/O
         self._pauses: dict[tuple[str, str], float] = {}  # pauses this process has seen (wall seconds)
+        self._policies: dict[str, tuple[RouterConfig, ModelPolicy]] = {}  # per model, for the config it came from
+
+    def policy_for(self, model_id: str) -> ModelPolicy:
+        """The model's routing, weights and hedging, resolved once per model (and again if ``config`` is replaced)."""
+        hit = self._policies.get(model_id)
+        if hit is not None and hit[0] is self.config:
+            return hit[1]
+        if len(self._policies) >= 4096:
+            self._policies.clear()
+        policy = self.config.policy_for(model_id)
+        self._policies[model_id] = (self.config, policy)
+        return policy
 
     # ------------------------------------------------------------------ ordering
 
@@ -87,11 +99,12 @@ class Router:
         snapshot: StateSnapshot | None,
     ) -> list[OfferView]:
         snap = snapshot or self._last.get(model_id) or StateSnapshot()
+        policy = self.policy_for(model_id)
         return order_views(
             candidates,
             snap,
-            routing=self.config.for_model(model_id),
-            weights=self.config.weights_for(model_id),
+            routing=policy.routing,
+            weights=policy.weights,
             health_cfg=self.config.health,
             prefs=prefs,
             forced_provider=forced_provider,
@@ -106,8 +119,9 @@ class Router:
         )
         if snap is None:
             snap = self._last.get(model_id) or StateSnapshot(taken_at=now)
-        for p, h in snap.offers.items():  # pauses learned locally survive a failed or stale read
-            h.paused_until = max(h.paused_until, self._pauses.get((model_id, p), 0.0))
+        if self._pauses:
+            for p, h in snap.offers.items():  # pauses learned locally survive a failed or stale read
+                h.paused_until = max(h.paused_until, self._pauses.get((model_id, p), 0.0))
         self._last[model_id] = snap
         return snap
 
@@ -131,9 +145,10 @@ class Router:
         views = self._views(model_id, candidates, prefs, forced_provider, snap)
         if not views:
             raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
-        _, last_resort = health_split(views, self.clock.wall())
-        adaptive = self.config.for_model(model_id).policy == "auto" and not (prefs and (prefs.order or prefs.sort))
-        loop = AttemptLoop(self, model_id, views, attempt, cost_of, deadline, len(last_resort), adaptive)
+        now_wall = self.clock.wall()
+        n_last_resort = sum(1 for v in views if v.health.breaker == "open" or v.health.paused(now_wall))
+        adaptive = self.policy_for(model_id).routing.policy == "auto" and not (prefs and (prefs.order or prefs.sort))
+        loop = AttemptLoop(self, model_id, views, attempt, cost_of, deadline, n_last_resort, adaptive)
         return await loop.run()
 
     # ------------------------------------------------------------------ state access (never fails a request)

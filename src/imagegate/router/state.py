@@ -60,10 +60,16 @@ class RouterState(Protocol):
 
 
 class MemoryRouterState:
-    """Process-local state; asyncio runs one coroutine at a time, so plain dicts are atomic enough."""
+    """Process-local state; asyncio runs one coroutine at a time, so plain dicts are atomic enough.
+
+    Besides the fields (the same as in Redis), it keeps each offer's window sums (``health.WindowTally``) up to date
+    on every record, so a snapshot reads a few numbers instead of parsing the window's fields; a tally is rebuilt
+    from the fields when the window moves to another bucket.
+    """
 
     def __init__(self) -> None:
         self._offers: dict[tuple[str, str], dict[str, float]] = {}
+        self._tallies: dict[tuple[str, str], health.WindowTally] = {}
         self._budget: dict[str, float] = {}
 
     def _fields(self, model_id: str, provider: str) -> dict[str, float]:
@@ -74,15 +80,34 @@ class MemoryRouterState:
     ) -> StateSnapshot:
         if count_request:
             health.budget_take(self._budget, now_wall, "r", 0.0, 0.0, params)
-        offers = {
-            p: health.summarise(self._offers.get((model_id, p), {}), now_wall, params) for p in dict.fromkeys(providers)
-        }
+        cur = health.current_bucket(now_wall, params)
+        offers: dict[str, OfferHealth] = {}
+        for p in providers:
+            if p in offers:
+                continue
+            key = (model_id, p)
+            fields = self._offers.get(key)
+            if not fields:
+                offers[p] = OfferHealth()
+                continue
+            t = self._tallies.get(key)
+            if t is None or t.cur != cur or (t.params is not params and t.params != params):
+                t = self._tallies[key] = health.tally(fields, cur, params)
+            offers[p] = health.health_of(t, fields, now_wall, params, share=True)
         return StateSnapshot(offers=offers, taken_at=now_wall)
 
     async def record(
         self, model_id: str, provider: str, ok: bool, latency_s: float, now_wall: float, params: StateParams
     ) -> None:
-        health.record_outcome(self._fields(model_id, provider), now_wall, ok, latency_s * 1000.0, params)
+        key = (model_id, provider)
+        latency_ms = latency_s * 1000.0
+        health.record_outcome(self._fields(model_id, provider), now_wall, ok, latency_ms, params)
+        t = self._tallies.get(key)
+        if t is not None:
+            if t.cur == health.current_bucket(now_wall, params) and (t.params is params or t.params == params):
+                health.tally_add(t, ok, latency_ms)
+            else:  # another bucket: the next snapshot rebuilds it from the fields
+                del self._tallies[key]
 
     async def pause(self, model_id: str, provider: str, until_wall: float, params: StateParams) -> None:
         health.pause(self._fields(model_id, provider), until_wall)
