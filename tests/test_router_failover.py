@@ -125,7 +125,7 @@ async def test_only_rate_limits_give_429_with_retry_after(state, clock) -> None:
 
 
 async def test_retry_after_pauses_the_offer_until_then(state, clock) -> None:
-    r = make_router(state, clock)
+    r = make_router(state, clock, config(retry={"pause_after_consecutive": 1}))
     cs = cands(gemini=0.134, vertex=0.134)
     gemini_first = ProviderPreferences(order=["gemini"])
     script = Script(clock, sync_time=True).plan("gemini", fail(RateLimited, retry_after=60))
@@ -139,6 +139,23 @@ async def test_retry_after_pauses_the_offer_until_then(state, clock) -> None:
     script.calls.clear()
     await r.run("m", cs, script, prefs=gemini_first, deadline=deadline(clock))
     assert script.providers_called == ["gemini"]
+
+
+async def test_a_lone_429_does_not_pause_the_offer_but_repeated_ones_do(state, clock) -> None:
+    r = make_router(state, clock)  # default: pause after 2 failures in a row
+    cs = cands(gemini=0.134, vertex=0.134)
+    gemini_first = ProviderPreferences(order=["gemini"])
+    script = Script(clock, sync_time=True).plan("gemini", fail(RateLimited, retry_after=60))
+    await r.run("m", cs, script, prefs=gemini_first, deadline=deadline(clock))
+    assert not (await r.snapshot("m", ["gemini"])).get("gemini").paused(clock.wall())
+    script.calls.clear()
+    script.plan("gemini", fail(RateLimited, retry_after=60))
+    await r.run("m", cs, script, prefs=gemini_first, deadline=deadline(clock))
+    assert script.providers_called[0] == "gemini"  # not paused: still tried first
+    assert (await r.snapshot("m", ["gemini"])).get("gemini").paused(clock.wall())  # second 429 in a row
+    script.calls.clear()
+    await r.run("m", cs, script, prefs=gemini_first, deadline=deadline(clock))
+    assert script.providers_called == ["vertex"]
 
 
 async def test_a_paused_offer_is_still_the_last_resort(state, clock) -> None:

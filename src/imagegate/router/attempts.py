@@ -89,6 +89,7 @@ class AttemptLoop:
         self.inflight: dict[asyncio.Future[ImageResult], Flight] = {}
         self.records: dict[int, Attempt] = {}
         self.errors: dict[int, ProviderError] = {}  # by candidate id: the latest error
+        self.local_pauses: dict[str, float] = {}  # provider -> wall s: a lone 429's retry-after, this request only
         self.started = 0
         self.hedges = 0
         self.hedge_blocked = False
@@ -163,7 +164,7 @@ class AttemptLoop:
             if item.pass_no > 1:
                 backoff = self.cfg.retry.backoff_base_s * 2 ** (item.pass_no - 2)
                 delay = self.r.rng.uniform(0, min(self.cfg.retry.backoff_cap_s, backoff))
-                delay = max(delay, self.r.paused_until(self.model_id, item.view.provider) - self.clock.wall())
+                delay = max(delay, self._paused_until(item.view.provider) - self.clock.wall())
                 if self.clock.now() + delay >= self.deadline:
                     self.tries[id(item.view.candidate)] = self.cfg.retry.max_attempts_per_offer  # out of time
                     continue
@@ -190,7 +191,7 @@ class AttemptLoop:
             now_wall = self.clock.wall()
             retries = [
                 v for v in self.views
-                if self._retryable(v) and self.r.paused_until(self.model_id, v.provider) <= now_wall
+                if self._retryable(v) and self._paused_until(v.provider) <= now_wall
                 and v.health.breaker != "open" and not isinstance(self.errors.get(id(v.candidate)), RateLimited)
             ]  # fmt: skip
             best = min(retries, key=lambda v: v.score * self.cfg.retry.retry_penalty, default=None)
@@ -364,8 +365,18 @@ class AttemptLoop:
             refresh(flight.view, self.cfg.health)
             score_views(self.views, self.policy.weights)
         if err.retry_after is not None and err.retry_after > 0:
-            pause = min(err.retry_after, self.cfg.retry.max_retry_after_s)
-            await self.r.pause(self.model_id, flight.view.provider, self.clock.wall() + pause)
+            until = self.clock.wall() + min(err.retry_after, self.cfg.retry.max_retry_after_s)
+            # One 429 among successes is noise (shared capacity, a burst): it only delays this request's retry.
+            # Once failures repeat, the provider's retry-after pauses the offer for every request.
+            earlier = max(0, self.tries.get(id(flight.view.candidate), 1) - 1)  # failed tries in this request
+            in_a_row = flight.view.health.consecutive_failures + earlier + 1
+            if in_a_row >= self.cfg.retry.pause_after_consecutive:
+                await self.r.pause(self.model_id, flight.view.provider, until)
+            else:
+                self.local_pauses[flight.view.provider] = until
+
+    def _paused_until(self, provider: str) -> float:
+        return max(self.r.paused_until(self.model_id, provider), self.local_pauses.get(provider, 0.0))
 
     async def _settle_loser(self, flight: Flight) -> None:
         """A race was decided (or the request is over): cancel a running attempt; a finished one is recorded."""

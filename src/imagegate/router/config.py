@@ -60,6 +60,8 @@ class RetryConfig:
     backoff_cap_s: float = field(default=8.0, metadata=_rng(0))
     retry_penalty: float = field(default=1.0, metadata=_rng(0, lo_open=True))  # x score of a retry (auto policy)
     max_retry_after_s: float = field(default=300.0, metadata=_rng(0))  # cap on a provider's pause
+    # a retry-after pauses the offer for everyone once this many failures in a row (this one included) were seen
+    pause_after_consecutive: int = field(default=2, metadata=_rng(1))
     rate_limited_as_429: bool = True  # every attempt rate limited -> 429 with Retry-After, not 502
 
 
