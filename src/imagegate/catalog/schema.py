@@ -67,6 +67,15 @@ class OfferCapabilities(_Frozen):
     sizes: tuple[str, ...] = ()
 
 
+class ExpectedPerformance(_Frozen):
+    """Published or previously measured figures for an offer: the router's prior before it has its own data."""
+
+    success_rate: float = Field(gt=0, le=1)
+    p50_ms: float = Field(gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    source: str  # where the figures come from
+
+
 class Offer(_Frozen):
     provider: str  # adapter name: gemini | vertex | replicate | fal | openai | placeholder
     provider_name: str  # display name, e.g. "Google Vertex AI"
@@ -76,6 +85,7 @@ class Offer(_Frozen):
     pricing: Pricing
     capabilities: OfferCapabilities = OfferCapabilities()
     estimate: EstimateHints = EstimateHints()
+    expected: ExpectedPerformance | None = None
     # Adapter-specific static options (e.g. fal's edit endpoint suffix)
     options: dict[str, str | int | float | bool] = {}
 

@@ -39,6 +39,8 @@ class HealthConfig:
     prior_success: float = field(default=0.95, metadata=_rng(0, 1, lo_open=True))
     prior_weight: float = field(default=5.0, metadata=_rng(0))  # pseudo-observations behind the prior
     prior_latency_s: float = field(default=30.0, metadata=_rng(0, lo_open=True))
+    # offers with catalog ``expected`` figures use them as their prior; their latency is multiplied by this
+    expected_latency_scale: float = field(default=1.0, metadata=_rng(0, lo_open=True))
     min_samples: int = field(default=20, metadata=_rng(1))  # before observed quantiles are trusted
 
 

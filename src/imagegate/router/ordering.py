@@ -53,11 +53,14 @@ def view(index: int, c: Candidate, h: OfferHealth, cfg: HealthConfig) -> OfferVi
 def refresh(v: OfferView, cfg: HealthConfig) -> None:
     """Recompute P(success) and latencies from ``v.health`` (the score needs ``score_views`` afterwards)."""
     h, k = v.health, cfg.prior_weight
+    expected = v.candidate.offer.expected  # the catalog's figures, when it has them, beat a generic prior
+    prior_p = expected.success_rate if expected is not None else cfg.prior_success
+    prior_t = expected.p50_ms / 1000.0 * cfg.expected_latency_scale if expected is not None else cfg.prior_latency_s
     total = h.successes + h.failures
-    p = (h.successes + cfg.prior_success * k) / (total + k) if total + k > 0 else cfg.prior_success
+    p = (h.successes + prior_p * k) / (total + k) if total + k > 0 else prior_p
     v.p_success = p = max(p, 1e-3)
     # Shrink the mean latency toward the prior a little so one lucky sample does not dominate.
-    v.success_latency_s = success = (h.success_latency_ms / 1000.0 + cfg.prior_latency_s) / (h.successes + 1.0)
+    v.success_latency_s = success = (h.success_latency_ms / 1000.0 + prior_t) / (h.successes + 1.0)
     fail = h.failure_latency_ms / h.failures / 1000.0 if h.failures else success  # OfferHealth.mean_failure_s
     v.attempt_latency_s = p * success + (1 - p) * fail
 

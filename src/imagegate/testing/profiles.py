@@ -142,6 +142,7 @@ def time_scaled_routing(routing: dict[str, Any], time_scale: float) -> dict[str,
             if values.get(key) is not None:
                 values[key] = float(values[key]) / time_scale
         out[section] = values
+    out["health"]["expected_latency_scale"] = time_scale  # the catalog's expected latencies are real seconds
     for model_id, model in (out.get("models") or {}).items():
         if isinstance(model, dict) and isinstance(model.get("hedging"), dict):
             h = dict(model["hedging"])
