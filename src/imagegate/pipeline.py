@@ -7,12 +7,12 @@ Reads top to bottom as DESIGN.md draws it: resolve -> candidates -> route (attem
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from imagegate.answer import answer_body, image_size, merge_results
 from imagegate.catalog.loader import Catalog
 from imagegate.catalog.schema import ModelRecord, Offer
 from imagegate.core.errors import (
@@ -22,7 +22,7 @@ from imagegate.core.errors import (
     Timeout,
     UpstreamError,
 )
-from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageResult, RenderSpec, Usage
+from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageResult, RenderSpec
 from imagegate.media.convert import normalise
 from imagegate.media.sizes import map_size
 from imagegate.pricing import dry_run_body
@@ -192,8 +192,8 @@ class Gateway:
                 background=request.background,
             )
             data = await self._render_data(images, request, result.text)
-            body = self._body(request, model.id, chosen.offer, result, data, cost.total_micros, attempts)
-            image_bytes = sum(_image_size(i) for i in images)
+            body = answer_body(request, model.id, chosen.offer, result, data, cost.total_micros, attempts)
+            image_bytes = sum(image_size(i) for i in images)
             self._log(
                 request,
                 model_id,
@@ -283,7 +283,7 @@ class Gateway:
         for r in results:
             if isinstance(r, BaseException):
                 raise r
-        return _merge([r for r in results if isinstance(r, ImageResult)])
+        return merge_results([r for r in results if isinstance(r, ImageResult)])
 
     async def _render_data(
         self, images: list[GeneratedImage], request: ImageRequest, text: str | None
@@ -301,53 +301,6 @@ class Gateway:
                 item["revised_prompt"] = text
             data.append(item)
         return data
-
-    def _body(
-        self,
-        request: ImageRequest,
-        model_id: str,
-        offer: Offer,
-        result: ImageResult,
-        data: list[dict[str, Any]],
-        cost_micros: int,
-        attempts: list[Attempt],
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"created": int(time.time()), "data": data}
-        if request.output_format:
-            body["output_format"] = request.output_format
-        if request.size:
-            body["size"] = request.size
-        if request.quality:
-            body["quality"] = request.quality
-        if request.background:
-            body["background"] = request.background
-        usage = result.usage
-        if usage.reported:
-            body["usage"] = {
-                "input_tokens": usage.input_tokens,
-                "input_tokens_details": {
-                    "image_tokens": usage.input_image_tokens,
-                    "text_tokens": usage.input_text_tokens,
-                },
-                "output_tokens": usage.output_tokens,
-                "output_tokens_details": {
-                    "image_tokens": usage.output_image_tokens,
-                    "text_tokens": usage.output_text_tokens,
-                },
-                "total_tokens": usage.input_tokens + usage.output_tokens,
-            }
-        body["metadata"] = {
-            "model": model_id,
-            "executed_model": f"{offer.provider}/{offer.provider_model_id}",
-            "provider": offer.provider,
-            "provider_name": offer.provider_name,
-            "cost": cost_micros / 1_000_000,
-            "cost_micros": cost_micros,
-            "currency": "USD",
-            "request_id": request.request_id,
-            "attempts": [attempt_json(a) for a in attempts],
-        }
-        return body
 
     def _log(
         self,
@@ -391,44 +344,3 @@ class Gateway:
         self.recorder.record(rec)
         if self.metrics is not None:
             self.metrics.observe(rec)
-
-
-def attempt_json(a: Attempt) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "provider": a.provider,
-        "outcome": a.outcome,
-        "latency_ms": round(a.latency_ms, 1),
-    }
-    if a.status is not None:
-        out["status"] = a.status
-    if a.error:
-        out["error"] = a.error
-    if a.hedged:
-        out["hedged"] = True
-    if a.cost_micros:
-        out["cost_micros"] = a.cost_micros
-    return out
-
-
-def _merge(results: list[ImageResult]) -> ImageResult:
-    usage = Usage()
-    images: list[GeneratedImage] = []
-    for r in results:
-        usage.add(r.usage)
-        images.extend(r.images)
-    ttfbs = [r.ttfb_ms for r in results if r.ttfb_ms is not None]
-    return ImageResult(
-        images=images,
-        usage=usage,
-        text=next((r.text for r in results if r.text), None),
-        provider_request_id=results[0].provider_request_id if results else None,
-        ttfb_ms=max(ttfbs) if ttfbs else None,
-    )
-
-
-def _image_size(img: GeneratedImage) -> int:
-    if img.data is not None:
-        return len(img.data)
-    if img.b64 is not None:
-        return math.floor(len(img.b64) * 3 / 4)
-    return 0

@@ -1,0 +1,98 @@
+"""The OpenAI-shaped answer the pipeline returns, and small helpers over provider results."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from imagegate.catalog.schema import Offer
+from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageResult, Usage
+
+
+def answer_body(
+    request: ImageRequest,
+    model_id: str,
+    offer: Offer,
+    result: ImageResult,
+    data: list[dict[str, Any]],
+    cost_micros: int,
+    attempts: list[Attempt],
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"created": int(time.time()), "data": data}
+    if request.output_format:
+        body["output_format"] = request.output_format
+    if request.size:
+        body["size"] = request.size
+    if request.quality:
+        body["quality"] = request.quality
+    if request.background:
+        body["background"] = request.background
+    usage = result.usage
+    if usage.reported:
+        body["usage"] = {
+            "input_tokens": usage.input_tokens,
+            "input_tokens_details": {
+                "image_tokens": usage.input_image_tokens,
+                "text_tokens": usage.input_text_tokens,
+            },
+            "output_tokens": usage.output_tokens,
+            "output_tokens_details": {
+                "image_tokens": usage.output_image_tokens,
+                "text_tokens": usage.output_text_tokens,
+            },
+            "total_tokens": usage.input_tokens + usage.output_tokens,
+        }
+    body["metadata"] = {
+        "model": model_id,
+        "executed_model": f"{offer.provider}/{offer.provider_model_id}",
+        "provider": offer.provider,
+        "provider_name": offer.provider_name,
+        "cost": cost_micros / 1_000_000,
+        "cost_micros": cost_micros,
+        "currency": "USD",
+        "request_id": request.request_id,
+        "attempts": [attempt_json(a) for a in attempts],
+    }
+    return body
+
+
+def attempt_json(a: Attempt) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "provider": a.provider,
+        "outcome": a.outcome,
+        "latency_ms": round(a.latency_ms, 1),
+    }
+    if a.status is not None:
+        out["status"] = a.status
+    if a.error:
+        out["error"] = a.error
+    if a.hedged:
+        out["hedged"] = True
+    if a.cost_micros:
+        out["cost_micros"] = a.cost_micros
+    return out
+
+
+def merge_results(results: list[ImageResult]) -> ImageResult:
+    usage = Usage()
+    images: list[GeneratedImage] = []
+    for r in results:
+        usage.add(r.usage)
+        images.extend(r.images)
+    ttfbs = [r.ttfb_ms for r in results if r.ttfb_ms is not None]
+    return ImageResult(
+        images=images,
+        usage=usage,
+        text=next((r.text for r in results if r.text), None),
+        provider_request_id=results[0].provider_request_id if results else None,
+        ttfb_ms=max(ttfbs) if ttfbs else None,
+    )
+
+
+def image_size(img: GeneratedImage) -> int:
+    if img.data is not None:
+        return len(img.data)
+    if img.b64 is not None:
+        return math.floor(len(img.b64) * 3 / 4)
+    return 0
