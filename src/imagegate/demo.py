@@ -13,10 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +21,9 @@ from typing import Any
 import httpx
 import yaml
 
-from imagegate.settings import PROVIDER_ENV
 from imagegate.testing.fleet import Fleet, ThreadedFleet
 from imagegate.testing.profiles import SEED_FIGURES, seed_profiles, time_scaled_routing
+from imagegate.testing.server import GatewayProcess, free_port
 
 MODEL = "gemini-3-pro-image-preview"
 PROVIDERS = ("gemini", "vertex", "replicate", "fal")
@@ -37,12 +33,6 @@ Echo = Callable[[str], None]
 
 def _echo(line: str) -> None:
     print(line, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def demo_config(time_scale: float) -> dict[str, Any]:
@@ -129,43 +119,6 @@ def _figures_from_answers(seen: dict[str, list[tuple[bool, float]]]) -> dict[str
     return {"data": data}
 
 
-class Gateway:
-    """``imagegate serve`` as a child process, with the fleet's environment and nothing of ours."""
-
-    def __init__(self, port: int, data_dir: Path, config: Path, env: dict[str, str]) -> None:
-        full = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
-        for key_var, _url_var in PROVIDER_ENV.values():  # never a real provider's key
-            full.pop(key_var, None)
-        full.update(env)
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = data_dir / "gateway.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        argv = [sys.executable, "-m", "imagegate", "serve", "--port", str(port), "--data-dir", str(data_dir),
-                "--config", str(config)]  # fmt: skip
-        self.proc = subprocess.Popen(argv, env=full, stdout=self._log, stderr=subprocess.STDOUT)
-
-    async def wait_ready(self, client: httpx.AsyncClient, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the gateway exited; its log:\n{self.log_path.read_text(errors='replace')}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(self.url + "/health", timeout=1.0)).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)  # polling for readiness
-        raise RuntimeError(f"the gateway was not ready in {timeout:g} s (log: {self.log_path})")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
 async def _drive(
     url: str, time_scale: float, requests: int | None, concurrency: int, echo: Echo, client: httpx.AsyncClient
 ) -> None:
@@ -225,16 +178,17 @@ async def _main(time_scale: float, port: int, requests: int | None, data_dir: Pa
     fleet = ThreadedFleet(Fleet(workdir=data_dir / "fleet", providers=PROVIDERS,
                                 profiles=seed_profiles(time_scale, seed)))  # fmt: skip
     fleet.start()
-    gateway: Gateway | None = None
+    gateway: GatewayProcess | None = None
     try:
-        port = port or _free_port()
+        port = port or free_port()
         config = data_dir / "demo-config.yaml"
         config.write_text(yaml.safe_dump(demo_config(time_scale), sort_keys=False))
-        gateway = Gateway(port, data_dir, config, {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"})
+        gateway = GatewayProcess(data_dir, {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"}, config, port,
+                                 log_path=data_dir / "gateway.log")
         echo(header(time_scale, port, requests, concurrency))
         timeout = httpx.Timeout(300.0 * time_scale + 10.0, connect=5.0)
         async with httpx.AsyncClient(timeout=timeout) as client:
-            await gateway.wait_ready(client)
+            await gateway.wait_ready_async(client)
             echo(f"Gateway ready at {gateway.url}/v1 (data in {data_dir}).\n")
             await _drive(gateway.url, time_scale, requests, concurrency, echo, client)
     finally:
