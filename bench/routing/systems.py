@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 import yaml
-from procs import FakesHost, Gateway, LiteLLMDriver
+from procs import FakesHost, LiteLLMDriver
 
 from imagegate.testing.profiles import time_scaled_routing
+from imagegate.testing.server import GatewayProcess
 
 MODEL = "gemini-3-pro-image-preview"
 SINGLES = ("gemini", "vertex", "fal", "replicate")
@@ -134,8 +135,8 @@ def run_imagegate(system: str, spec: RunSpec) -> dict[str, Any]:
     host = FakesHost("fleet", spec.scenario, spec.time_scale, spec.seed, spec.run_s, work / "fleet")
     gateway = None
     try:
-        gateway = Gateway(work / "data", cfg_path, host.hello["env"])
-        gateway.wait_ready()
+        gateway = GatewayProcess(work / "data", host.hello["env"], cfg_path, log_path=work / "gateway.log")
+        gateway.wait_ready(timeout=60.0)
         host.reset()
         single = system in SINGLES
         model = f"{system}/{MODEL}" if single else MODEL
