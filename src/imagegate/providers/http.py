@@ -37,21 +37,20 @@ class UpstreamResponse:
         try:
             return loads_lifting(self.body, key)
         except orjson.JSONDecodeError as exc:
-            raise BadResponse(
-                f"{self.provider or 'upstream'} sent malformed JSON (HTTP {self.status})",
-                provider=self.provider,
-                status=self.status,
-            ) from exc
+            raise self._malformed() from exc
 
     def json(self) -> Any:
         try:
             return orjson.loads(self.body)
         except orjson.JSONDecodeError as exc:
-            raise BadResponse(
-                f"{self.provider or 'upstream'} sent malformed JSON (HTTP {self.status})",
-                provider=self.provider,
-                status=self.status,
-            ) from exc
+            raise self._malformed() from exc
+
+    def _malformed(self) -> BadResponse:
+        return BadResponse(
+            f"{self.provider or 'upstream'} sent malformed JSON (HTTP {self.status})",
+            provider=self.provider,
+            status=self.status,
+        )
 
 
 class UpstreamClient:

@@ -337,8 +337,10 @@ def _route(request: web.Request) -> tuple[str, bool] | web.Response:
     return app, path == "edit"
 
 
-async def submit(request: web.Request) -> web.StreamResponse:
-    state: FalFakeState = request.app[STATE]
+async def _accept(
+    request: web.Request, state: FalFakeState
+) -> tuple[str, bool, dict[str, Any], tuple[int, int] | None, Decision] | web.StreamResponse:
+    """What queue submit and the sync run share: the app's route, input validation, the fault draw."""
     routed = _route(request)
     if isinstance(routed, web.Response):
         return routed
@@ -350,6 +352,15 @@ async def submit(request: web.Request) -> web.StreamResponse:
     decision, answered = await _draw(request, state)
     if answered is not None:
         return answered
+    return app, edit, body, first, decision
+
+
+async def submit(request: web.Request) -> web.StreamResponse:
+    state: FalFakeState = request.app[STATE]
+    accepted = await _accept(request, state)
+    if isinstance(accepted, web.StreamResponse):
+        return accepted
+    app, edit, body, first, decision = accepted
     failure = state.failures.pop(0) if state.failures else None
     if decision.fault == "content_policy":
         failure = "content_policy"
@@ -437,17 +448,10 @@ async def cancel(request: web.Request) -> web.Response:
 async def run_sync(request: web.Request) -> web.StreamResponse:
     """The ``fal.run`` host: the same input, the result in the response."""
     state: FalFakeState = request.app[STATE]
-    routed = _route(request)
-    if isinstance(routed, web.Response):
-        return routed
-    app, edit = routed
-    body, invalid, first = await _parse(request, edit)
-    if invalid is not None:
-        return invalid
-    assert body is not None
-    decision, answered = await _draw(request, state)
-    if answered is not None:
-        return answered
+    accepted = await _accept(request, state)
+    if isinstance(accepted, web.StreamResponse):
+        return accepted
+    app, edit, body, first, decision = accepted
     job = _Job(id=str(uuid.uuid4()), app=app, edit=edit, body=body, base=_base(request))
     await _run(state, job, decision.latency_s, "content_policy" if decision.fault else None, first)
     if job.error is not None:
