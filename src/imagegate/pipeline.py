@@ -160,13 +160,11 @@ class Gateway:
                 return await self._call_offer(request, p, ctx, deadline)
 
             pricer = self.router.pricer
-            priced: dict[int, tuple[ImageResult, Any]] = {}  # by candidate: (result, its Cost), for the final cost
 
             def cost_of(candidate: Candidate, result: ImageResult) -> int:
                 p = by_candidate[id(candidate)]
-                c = pricer.cost(result.usage, p.offer, resolution=p.spec.resolution, batch=request.batch)
-                priced[id(candidate)] = (result, c)
-                return c.total_micros
+                cost = pricer.cost(result.usage, p.offer, resolution=p.spec.resolution, batch=request.batch)
+                return cost.total_micros
 
             routed = await self.router.run(
                 model.id,
@@ -180,10 +178,9 @@ class Gateway:
             attempts = routed.attempts
             chosen = by_candidate[id(routed.candidate)]
             result = routed.result
-            hit = priced.get(id(routed.candidate))
-            cost = hit[1] if hit is not None and hit[0] is result else pricer.cost(
-                result.usage, chosen.offer, resolution=chosen.spec.resolution, batch=request.batch
-            )
+            # the router priced the winning attempt with cost_of: its cost is the request's cost
+            won = chosen.offer.provider
+            cost_micros = next((a.cost_micros for a in attempts if a.outcome == "success" and a.provider == won), 0)
             images = await normalise(
                 result.images,
                 output_format=request.output_format,
@@ -192,7 +189,7 @@ class Gateway:
                 background=request.background,
             )
             data = await self._render_data(images, request, result.text)
-            body = answer_body(request, model.id, chosen.offer, result, data, cost.total_micros, attempts)
+            body = answer_body(request, model.id, chosen.offer, result, data, cost_micros, attempts)
             image_bytes = sum(image_size(i) for i in images)
             self._log(
                 request,
@@ -204,12 +201,12 @@ class Gateway:
                 started,
                 started_wall,
                 result,
-                cost.total_micros,
+                cost_micros,
                 len(images),
                 image_bytes,
                 attempts,
             )
-            return GatewayAnswer(body, chosen.offer.provider, cost.total_micros, request.request_id, attempts)
+            return GatewayAnswer(body, chosen.offer.provider, cost_micros, request.request_id, attempts)
         except ProviderError as exc:  # a non-retryable refusal, returned as is
             error = UpstreamError(
                 f"{exc.provider or 'provider'} refused the request: {exc.message}",
