@@ -1,7 +1,7 @@
 """Parse a provider's JSON answer without parsing the base64 images inside it.
 
 A 1.5 MB image is 2 MB of base64 inside the JSON. Parsing it into a Python string and serialising it again
-costs ~0.9 ms of CPU per image (orjson, measured in docs/benchmarks.md); the gateway only needs to pass it
+costs ~0.9 ms of CPU per image (``bench/hotpath/b64_passthrough.py``); the gateway only needs to pass it
 through. ``loads_lifting`` cuts every long string value of a named key (``"b64_json"``, Gemini's ``"data"``)
 out of the body, parses the small remainder, and hands back zero-copy ``memoryview`` slices of the original
 bytes in place of the strings. Base64 never contains a quote or a backslash, so the value ends at the next
