@@ -41,12 +41,22 @@ def _status_kb(pid: int, field: str) -> int:
     return 0
 
 
-def _cpu_ticks(pid: int) -> int:
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (field 3 of stat is index 0 here)."""
     with contextlib.suppress(OSError):
         stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15 of stat)
-    return 0
+        return stat[stat.rindex(")") + 2 :].split()
+    return []
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0  # utime + stime (fields 14 and 15 of stat)
+
+
+def _minor_faults(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[7]) if fields else 0  # minflt (field 10 of stat)
 
 
 class Proc:
@@ -79,6 +89,9 @@ class Proc:
 
     def cpu_seconds(self) -> float:
         return sum(_cpu_ticks(p) for p in self.pids()) / _TICKS
+
+    def minor_faults(self) -> int:
+        return sum(_minor_faults(p) for p in self.pids())
 
     def rss_bytes(self) -> int:
         return sum(_status_kb(p, "VmRSS") for p in self.pids()) * 1024

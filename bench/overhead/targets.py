@@ -69,10 +69,10 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in _SECRET_VARS and not k.startswith("IMAGEGATE_")}
 
 
-def start_imagegate(workdir: Path, upstream_port: int, *, workers: int = 1,
-                    name: str = "imagegate") -> tuple[Proc, int]:
+def start_imagegate(workdir: Path, upstream_port: int, *, workers: int = 1, name: str = "imagegate",
+                    extra_env: dict[str, str] | None = None) -> tuple[Proc, int]:
     port = free_port()
-    env = _clean_env() | {
+    env = _clean_env() | (extra_env or {}) | {
         "OPENAI_API_KEY": "x",
         "IMAGEGATE_OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
         "GEMINI_API_KEY": "x",

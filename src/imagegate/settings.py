@@ -41,6 +41,10 @@ class ProviderSettings:
         return f"ProviderSettings(name={self.name!r}, base_url={self.base_url!r}, active={self.active})"
 
 
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 # provider -> (key env var, base url env var)
 PROVIDER_ENV: dict[str, tuple[str, str]] = {
     "gemini": ("GEMINI_API_KEY", "IMAGEGATE_GEMINI_BASE_URL"),
@@ -75,6 +79,7 @@ class Settings:
     routing: dict[str, Any] = field(default_factory=dict)  # router options (policy weights, per-model)
     stats_window_days: int = 30
     workers: int = 1
+    runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -141,10 +146,11 @@ class Settings:
             "IMAGEGATE_URL_TTL": ("url_ttl_s", int),
             "IMAGEGATE_MAX_UPLOAD_BYTES": ("max_upload_bytes", int),
             "IMAGEGATE_MAX_IMAGE_PIXELS": ("max_image_pixels", int),
-            "IMAGEGATE_LOG_PROMPTS": ("log_prompts", lambda v: v.lower() in ("1", "true", "yes")),
+            "IMAGEGATE_LOG_PROMPTS": ("log_prompts", _flag),
             "IMAGEGATE_REQUEST_TIMEOUT": ("request_timeout_s", float),
             "IMAGEGATE_PLACEHOLDER": ("placeholder", str),
             "IMAGEGATE_WORKERS": ("workers", int),
+            "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

@@ -10,6 +10,8 @@ import pytest
 from openai import OpenAI
 from PIL import Image
 
+from tests.helpers_server import ServerProcess
+
 MODEL = "gemini-3-pro-image-preview"
 
 
@@ -195,3 +197,7 @@ def test_dry_run_edit_through_sdk(client: OpenAI) -> None:
     )
     body = raw.http_response.json()
     assert body["estimated"] is True and body["model"] == MODEL
+
+
+def test_served_worker_tunes_its_runtime(server: ServerProcess) -> None:
+    assert "runtime tuning: allocator tuned, gc frozen" in server.output()

@@ -78,8 +78,11 @@ def _print_banner(settings: Settings, services) -> None:  # type: ignore[no-unty
     print("\n".join(lines), flush=True)
 
 
-def create_app(settings: Settings, *, services_factory=None) -> Starlette:  # type: ignore[no-untyped-def]
-    """Build the app. Services (database, providers, router) start in the lifespan."""
+def create_app(  # type: ignore[no-untyped-def]
+    settings: Settings, *, services_factory=None, tune_runtime: bool = False
+) -> Starlette:
+    """Build the app. Services (database, providers, router) start in the lifespan. ``tune_runtime``: a served
+    worker tunes its allocator and garbage collector once started (``imagegate.runtime``)."""
     from imagegate.services import build_services
 
     factory = services_factory or build_services
@@ -90,6 +93,10 @@ def create_app(settings: Settings, *, services_factory=None) -> Starlette:  # ty
         await services.start()
         app.state.services = services
         _print_banner(settings, services)
+        if tune_runtime and settings.runtime_tuning:
+            from imagegate.runtime import tune_process
+
+            tune_process()
         try:
             yield
         finally:

@@ -13,4 +13,4 @@ from imagegate.settings import Settings
 def create_app_from_env() -> Starlette:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations report only problems at start
-    return create_app(Settings.load())
+    return create_app(Settings.load(), tune_runtime=True)
