@@ -114,6 +114,30 @@ async def test_auto_retries_a_reliable_offer_before_trying_a_worse_one(state, cl
     assert script.providers_called == ["b", "a"]
 
 
+@pytest.mark.parametrize(("retry_after", "expected"), [(5.0, ["gemini", "gemini"]), (60.0, ["gemini", "vertex"])])
+async def test_auto_weighs_a_retry_after_wait_against_failing_over(state, clock, retry_after, expected) -> None:
+    """After a 429, waiting out a short Retry-After for the best offer beats a slower, less reliable one;
+    a long one does not. The wait is spent before the retry starts."""
+    r = make_router(state, clock)
+    for i in range(45):
+        await r.record("m", "gemini", True, 20.0)
+        await r.record("m", "vertex", i % 3 != 0, 26.0)  # p ~ 0.67, its breaker closed
+    starts: list[float] = []
+    script = Script(clock, sync_time=True).plan("gemini", fail(RateLimited, 2.0, retry_after=retry_after), ok(20.0))
+    script.plan("vertex", ok(26.0))
+
+    async def attempt(c, ctx):  # type: ignore[no-untyped-def]
+        starts.append(clock.now())
+        return await script(c, ctx)
+
+    cs = cands(gemini=0.134, vertex=0.134)
+    routed = await r.run("m", cs, attempt, deadline=deadline(clock), cost_of=cost_of)
+    assert script.providers_called == expected and routed.candidate.provider == expected[-1]
+    if expected[-1] == "gemini":
+        assert starts[1] - starts[0] >= 2.0 + retry_after  # the 429 took 2 s, then its Retry-After
+    assert not (await r.snapshot("m", ["gemini"])).get("gemini").paused(clock.wall())  # a lone 429
+
+
 async def test_only_rate_limits_give_429_with_retry_after(state, clock) -> None:
     r = make_router(state, clock, config(retry={"max_attempts_per_offer": 1}))
     script = Script(clock, sync_time=True)

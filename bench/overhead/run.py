@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
             holds(args, workdir, results)
     results["machine"]["loadavg_at_end"] = os.getloadavg()
     add_overheads(results["scenarios"])
-    results["checks"] = check_targets(results["scenarios"], results["hold"])
+    results["checks"] = check_targets(results["scenarios"], results["hold"], cpus=results["machine"]["cpus"])
     stem = "overhead-quick" if args.quick else "overhead"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M")
     for name in (stem, f"{stem}-{stamp}"):  # the latest run, and this run kept beside the earlier ones

@@ -22,6 +22,7 @@ LABELS = {
     "litellm-latency-based": "LiteLLM `latency-based-routing`",
     "imagegate-auto": "imagegate `auto`",
     "imagegate-auto-hedging": "imagegate `auto` + hedging (defaults: p90, <= 10 %)",
+    "imagegate-auto-hedging-s20": "imagegate `auto` + hedging at p90 (<= 20 %)",
     "imagegate-auto-hedging-q50": "imagegate `auto` + hedging at p50 (<= 50 %)",
     "imagegate-auto-nopause": "imagegate `auto`, 429 pauses off (`max_retry_after_s: 0`)",
 }
@@ -68,7 +69,7 @@ def verdicts(systems: list[dict[str, Any]]) -> list[str]:
             r = auto["cost_billed"] / CHEAPEST_PRICE
             out.append(f"cost per image <= 1.02x the cheapest offer (${CHEAPEST_PRICE:.4f}): `auto` "
                        f"{_usd(auto['cost_billed'])} ({r:.3f}x) -> {'met' if r <= 1.02 else 'NOT met'}")  # fmt: skip
-    for name in ("imagegate-auto-hedging", "imagegate-auto-hedging-q50"):
+    for name in ("imagegate-auto-hedging", "imagegate-auto-hedging-s20", "imagegate-auto-hedging-q50"):
         hedge = by.get(name)
         if not (auto and hedge and auto["p95_s"] and hedge["p95_s"] and auto["cost_billed"] and hedge["cost_billed"]):
             continue

@@ -50,6 +50,7 @@ def main() -> None:
                        Path(args.workdir) / scenario, args.litellm_python)  # fmt: skip
         profiles = {k: {"p50_s": v.p50_ms / 1000, "p95_s": v.p95_ms / 1000, "rates": v.rates,
                         "outages_s": v.outages, "outage_fault": v.outage_fault,
+                        "straggler_rate": v.straggler_rate, "straggler_factor": v.straggler_factor,
                         "retry_after_s": v.retry_after_s / args.time_scale}
                     for k, v in scenario_profiles(scenario, args.time_scale, args.seed, run_s).items()}  # fmt: skip
         path = results_dir / f"{scenario}.json"

@@ -25,7 +25,8 @@ from imagegate.testing.server import GatewayProcess
 MODEL = "gemini-3-pro-image-preview"
 SINGLES = ("gemini", "vertex", "fal", "replicate")
 LITELLM = {"litellm-simple-shuffle": "simple-shuffle", "litellm-latency-based": "latency-based-routing"}
-IMAGEGATE = ("imagegate-auto", "imagegate-auto-hedging", "imagegate-auto-hedging-q50", "imagegate-auto-nopause")
+IMAGEGATE = ("imagegate-auto", "imagegate-auto-hedging", "imagegate-auto-hedging-s20", "imagegate-auto-hedging-q50",
+             "imagegate-auto-nopause")
 SYSTEMS = (*SINGLES, *LITELLM, *IMAGEGATE)
 REQUEST_TIMEOUT_S = 300.0  # real seconds, every system: the gateway's default per-request deadline
 ATTEMPT_TIMEOUT_S = 120.0  # real seconds: one attempt's limit until the router has measured the offer
@@ -51,6 +52,8 @@ def routing_for(system: str, spec: RunSpec) -> dict[str, Any]:
         routing["retry"] = {"max_attempts_per_offer": 1}  # the client retries, not the gateway
     if system == "imagegate-auto-hedging":
         routing["hedging"] = {"enabled": True}  # the defaults: at the offer's p90, at most 10 % of requests
+    if system == "imagegate-auto-hedging-s20":
+        routing["hedging"] = {"enabled": True, "max_share": 0.2}  # at p90 as by default, up to 20 % of requests
     if system == "imagegate-auto-hedging-q50":
         routing["hedging"] = {"enabled": True, "quantile": 0.5, "max_share": 0.5}  # tuned: early and often
     if system == "imagegate-auto-nopause":

@@ -22,14 +22,13 @@ from imagegate.core.errors import (
     AuthFailed,
     GatewayError,
     ProviderError,
-    RateLimited,
     RateLimitedError,
     Timeout,
 )
 from imagegate.core.types import Attempt, ImageResult
 from imagegate.router import inline
 from imagegate.router.clock import SystemClock
-from imagegate.router.ordering import OfferView, refresh, score_views
+from imagegate.router.ordering import OfferView, delayed_score, refresh, score_views
 from imagegate.router.types import AttemptContext, AttemptFn, CostFn, RouteResult
 
 if TYPE_CHECKING:
@@ -183,21 +182,24 @@ class AttemptLoop:
     def _pick(self) -> QueueItem | None:
         """The next offer to try. Under a score-driven order (``adaptive``) a retry of an offer that failed
         competes with the untried ones on its score (x ``retry_penalty``): after a Gemini failure, another
-        Gemini attempt (p = 0.93) beats a first Vertex one (p = 0.67); a rate-limited offer is not retried
-        early. Otherwise: every offer once, in order,
-        then retry rounds. Paused offers are retried only when nothing else is left."""
+        Gemini attempt (p = 0.93) beats a first Vertex one (p = 0.67). An offer that answered with a
+        Retry-After (or is paused) competes with the wait until then added to its expected time: 5 s more
+        for Gemini still beats a first try on a slower provider, a minute does not; ``_next`` waits it out.
+        Otherwise: every offer once, in order, then retry rounds. Paused offers are retried only when nothing
+        else is left."""
         head = self.queue[0] if self.queue else None
         if self.adaptive:
             now_wall = self.clock.wall()
-            retries = [
-                v for v in self.views
-                if self._retryable(v) and self._paused_until(v.provider) <= now_wall
-                and v.health.breaker != "open" and not isinstance(self.errors.get(id(v.candidate)), RateLimited)
-            ]  # fmt: skip
-            best = min(retries, key=lambda v: v.score * self.cfg.retry.retry_penalty, default=None)
-            if best is not None and (
-                head is None or head.last_resort or best.score * self.cfg.retry.retry_penalty < head.view.score
-            ):
+            best: OfferView | None = None
+            best_score = math.inf
+            for v in self.views:
+                if not self._retryable(v) or v.health.breaker == "open":
+                    continue
+                wait = self._paused_until(v.provider) - now_wall
+                score = delayed_score(v, wait, self.views, self.policy.weights) if wait > 0 else v.score
+                if score * self.cfg.retry.retry_penalty < best_score:
+                    best, best_score = v, score * self.cfg.retry.retry_penalty
+            if best is not None and (head is None or head.last_resort or best_score < head.view.score):
                 return QueueItem(best, self.tries.get(id(best.candidate), 0) + 1, False)
         if head is not None:
             return self.queue.popleft()

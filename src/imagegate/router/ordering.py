@@ -65,13 +65,27 @@ def refresh(v: OfferView, cfg: HealthConfig) -> None:
     v.attempt_latency_s = p * success + (1 - p) * fail
 
 
-def score_views(views: list[OfferView], w: Weights) -> None:
+def _references(views: list[OfferView]) -> tuple[float, float]:
     t_ref = min((v.attempt_latency_s for v in views), default=1.0) or 1.0
     prices = [v.price for v in views if v.price > 0]
-    c_ref = min(prices) if prices else 1.0
+    return t_ref, (min(prices) if prices else 1.0)
+
+
+def _score(v: OfferView, w: Weights, t_ref: float, c_ref: float, delay_s: float = 0.0) -> float:
+    cost = w.latency * (v.attempt_latency_s + delay_s) / t_ref + w.price * v.p_success * v.price / c_ref
+    return cost / (v.p_success**w.success)
+
+
+def score_views(views: list[OfferView], w: Weights) -> None:
+    t_ref, c_ref = _references(views)
     for v in views:
-        cost = w.latency * v.attempt_latency_s / t_ref + w.price * v.p_success * v.price / c_ref
-        v.score = cost / (v.p_success**w.success)
+        v.score = _score(v, w, t_ref, c_ref)
+
+
+def delayed_score(v: OfferView, delay_s: float, views: list[OfferView], w: Weights) -> float:
+    """``v``'s score if its attempt can only start after ``delay_s`` (a provider's Retry-After): waiting costs
+    time like the attempt's own latency, so a short wait for the best offer can still beat a slower one."""
+    return _score(v, w, *_references(views), delay_s)
 
 
 def by_score(views: list[OfferView]) -> list[OfferView]:

@@ -1,9 +1,10 @@
 """Fault injection shared by every fake provider server.
 
 A ``FaultProfile`` says how a fake misbehaves: a latency distribution (lognormal fitted to a p50
-and a p95), error rates by class, outage windows and slow bodies. A ``FaultInjector`` draws one
-``Decision`` per request from a seeded RNG, so a run is reproducible. Each fake renders the
-error classes in its own provider's wire format; this module only decides and waits.
+and a p95, optionally with a share of stragglers), error rates by class, outage windows and slow
+bodies. A ``FaultInjector`` draws one ``Decision`` per request from a seeded RNG, so a run is
+reproducible. Each fake renders the error classes in its own provider's wire format; this module
+only decides and waits.
 
 Profiles come from code (``FaultProfile(...)``) or the command line (``FaultProfile.parse``):
 JSON, or ``key=value`` pairs such as ``p50=19.6,p95=35.6,unavailable=0.07,time_scale=0.05``.
@@ -54,6 +55,8 @@ class FaultProfile:
     slow_body_rate: float = 0.0
     slow_body_chunk_delay_s: float = 0.05
     fail_after_latency: bool = True  # failures also take a drawn latency (like a real overloaded backend)
+    straggler_rate: float = 0.0  # share of requests whose drawn latency is multiplied by straggler_factor
+    straggler_factor: float = 1.0  # (a stalled replica: the long, rare tail that hedging is for)
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -62,6 +65,8 @@ class FaultProfile:
                 raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
         if sum(self.rates.values()) > 1.0 + 1e-9:
             raise ValueError("fault rates add up to more than 1")
+        if not 0.0 <= self.straggler_rate <= 1.0 or self.straggler_factor < 1.0:
+            raise ValueError("straggler_rate must be within 0-1 and straggler_factor at least 1")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultProfile:
@@ -146,7 +151,10 @@ class FaultInjector:
             return 0.0
         mu = math.log(p.p50_ms)
         sigma = max(0.0, (math.log(max(p.p95_ms, p.p50_ms)) - mu) / _Z95)
-        return math.exp(self._rng.gauss(mu, sigma)) / 1000 * p.time_scale
+        latency = math.exp(self._rng.gauss(mu, sigma)) / 1000 * p.time_scale
+        if p.straggler_rate > 0 and self._rng.random() < p.straggler_rate:  # no extra draw without stragglers
+            latency *= p.straggler_factor
+        return latency
 
     def in_outage(self) -> bool:
         since = self._clock() - self._started

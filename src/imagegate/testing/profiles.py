@@ -40,7 +40,11 @@ SEED_FIGURES: dict[str, tuple[float, float, float]] = {
 FAILURE_SPLIT: dict[str, float] = {"unavailable": 0.55, "server_error": 0.25, "rate_limited": 0.15, "timeout": 0.05}
 RETRY_AFTER_S = 5.0  # real seconds, on every 429 of the failure mix
 BEST = "gemini"  # the best single provider on the seed's figures (success and latency)
-SCENARIOS = ("seed", "outage", "bursts")
+SCENARIOS = ("seed", "outage", "bursts", "stragglers")
+# ``stragglers``: 5 % of the best provider's answers stall 6x longer (a stuck replica), the rare long tail of
+# "The Tail at Scale" that hedging is made for; the seed's own tails are lognormal and narrow (docs/benchmarks.md)
+STRAGGLER_RATE = 0.05
+STRAGGLER_FACTOR = 6.0
 
 
 def seed_profiles(time_scale: float, seed: int | None = None) -> dict[str, FaultProfile]:
@@ -85,7 +89,8 @@ def scenario_profiles(
     scenario: str, time_scale: float, seed: int | None = None, run_s: float = 375.0
 ) -> dict[str, FaultProfile]:
     """``seed``: the seed's figures. ``outage``: the best provider (gemini) answers 503 at once for 30 % of the
-    run. ``bursts``: gemini answers 429 (Retry-After 10 s) in 15 s bursts every 60 s. ``run_s``: real seconds."""
+    run. ``bursts``: gemini answers 429 (Retry-After 10 s) in 15 s bursts every 60 s. ``stragglers``: 5 % of
+    gemini's answers take 6x their drawn latency. ``run_s``: real seconds."""
     profiles = seed_profiles(time_scale, seed)
     best = profiles[BEST]
     if scenario == "seed":
@@ -96,6 +101,8 @@ def scenario_profiles(
         profiles[BEST] = dataclasses.replace(
             best, outages=burst_windows(run_s), outage_fault="rate_limited", retry_after_s=10.0 * time_scale
         )
+    elif scenario == "stragglers":
+        profiles[BEST] = dataclasses.replace(best, straggler_rate=STRAGGLER_RATE, straggler_factor=STRAGGLER_FACTOR)
     else:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
     return profiles
