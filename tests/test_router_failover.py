@@ -138,6 +138,23 @@ async def test_auto_weighs_a_retry_after_wait_against_failing_over(state, clock,
     assert not (await r.snapshot("m", ["gemini"])).get("gemini").paused(clock.wall())  # a lone 429
 
 
+@pytest.mark.parametrize(("pause_s", "expected"), [(5.0, "gemini"), (60.0, "vertex")])
+async def test_auto_waits_out_a_short_pause_of_the_best_offer(state, clock, pause_s, expected) -> None:
+    """A fresh request while Gemini is paused for everyone: a 5 s wait for it beats Vertex, a minute does not."""
+    r = make_router(state, clock)
+    for i in range(45):
+        await r.record("m", "gemini", True, 20.0)
+        await r.record("m", "vertex", i % 3 != 0, 26.0)
+    await r.pause("m", "gemini", clock.wall() + pause_s)
+    script = Script(clock, sync_time=True).plan("gemini", ok(20.0)).plan("vertex", ok(26.0))
+    start = clock.now()
+    routed = await r.run("m", cands(gemini=0.134, vertex=0.134), script, deadline=deadline(clock))
+    assert script.providers_called == [expected]
+    assert routed.attempts[0].latency_ms == pytest.approx({"gemini": 20_000, "vertex": 26_000}[expected])
+    if expected == "gemini":
+        assert clock.now() - start == pytest.approx(pause_s + 20.0)  # waited for the pause, then 20 s
+
+
 async def test_only_rate_limits_give_429_with_retry_after(state, clock) -> None:
     r = make_router(state, clock, config(retry={"max_attempts_per_offer": 1}))
     script = Script(clock, sync_time=True)

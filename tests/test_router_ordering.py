@@ -169,7 +169,12 @@ async def test_open_and_paused_offers_go_last() -> None:
     await feed(r, "m", "gemini", 3, 0.0, 1.0)  # three in a row: open
     await r.pause("m", "vertex", clock.wall() + 60)
     await fresh(r, "m", cs)
-    assert names(r.order("m", cs, None, None)) == ["fal", "replicate", "gemini", "vertex"]
+    # auto prices vertex's 60 s wait into its score: behind the healthy offers, ahead of the open one
+    assert names(r.order("m", cs, None, None)) == ["fal", "replicate", "vertex", "gemini"]
+    # an explicit sort does not weigh waits: open and paused offers are both the last resort
+    by_price = names(r.order("m", cs, ProviderPreferences(sort="price"), None))
+    assert by_price[:2] == ["fal", "replicate"] or by_price[:2] == ["replicate", "fal"]
+    assert set(by_price[2:]) == {"gemini", "vertex"}
     clock.advance(61)  # the pause is over; gemini's cool-down too: half-open, probe-able, back in the pool
     snap = await r.snapshot("m", names(cs))
     assert snap.get("gemini").breaker == "half_open" and not snap.get("vertex").paused(clock.wall())

@@ -115,6 +115,14 @@ async def test_the_hedge_may_be_a_second_call_to_the_same_offer(clock) -> None:
     ]  # fmt: skip
 
 
+async def test_no_hedge_on_a_paused_offer(clock) -> None:
+    r = make_router(MemoryRouterState(), clock, config(hedging=HEDGE_ALWAYS))
+    await r.pause("m", "vertex", clock.wall() + 600)
+    script = Script(clock).plan("gemini", ok(60.0))
+    routed = await r.run("m", cands(gemini=0.134, vertex=0.134), script, deadline=clock.now() + 300)
+    assert [p for p, _ in script.calls] == ["gemini"] and routed.candidate.provider == "gemini"
+
+
 async def test_no_hedge_when_cold_or_disabled(clock) -> None:
     for hedging in ({"enabled": True}, {"enabled": False, "cold_delay_s": 1.0}):
         r = make_router(MemoryRouterState(), clock, config(hedging=hedging))

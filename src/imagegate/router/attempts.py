@@ -160,13 +160,18 @@ class AttemptLoop:
             if self.started > 0 and not await self.r.acquire_budget("retry"):
                 self.stop_reason = "retry budget exhausted"
                 return None
+            delay = 0.0
             if item.pass_no > 1:
                 backoff = self.cfg.retry.backoff_base_s * 2 ** (item.pass_no - 2)
                 delay = self.r.rng.uniform(0, min(self.cfg.retry.backoff_cap_s, backoff))
+            if item.pass_no > 1 or not item.last_resort:  # a last resort goes at once; others wait out a pause
                 delay = max(delay, self._paused_until(item.view.provider) - self.clock.wall())
-                if self.clock.now() + delay >= self.deadline:
-                    self.tries[id(item.view.candidate)] = self.cfg.retry.max_attempts_per_offer  # out of time
-                    continue
+            if delay > 0 and self.clock.now() + delay >= self.deadline:
+                if item.pass_no == 1:  # a first try whose pause outlasts the request: the last resort, now
+                    return item
+                self.tries[id(item.view.candidate)] = self.cfg.retry.max_attempts_per_offer  # out of time
+                continue
+            if delay > 0:
                 await self.clock.sleep(delay)
             return item
 
@@ -195,11 +200,12 @@ class AttemptLoop:
             for v in self.views:
                 if not self._retryable(v) or v.health.breaker == "open":
                     continue
-                wait = self._paused_until(v.provider) - now_wall
-                score = delayed_score(v, wait, self.views, self.policy.weights) if wait > 0 else v.score
-                if score * self.cfg.retry.retry_penalty < best_score:
-                    best, best_score = v, score * self.cfg.retry.retry_penalty
-            if best is not None and (head is None or head.last_resort or best_score < head.view.score):
+                score = self._score_now(v, now_wall) * self.cfg.retry.retry_penalty
+                if score < best_score:
+                    best, best_score = v, score
+            if best is not None and (
+                head is None or head.last_resort or best_score < self._score_now(head.view, now_wall)
+            ):
                 return QueueItem(best, self.tries.get(id(best.candidate), 0) + 1, False)
         if head is not None:
             return self.queue.popleft()
@@ -208,6 +214,11 @@ class AttemptLoop:
             return None
         self.queue.extend(QueueItem(v, self.tries.get(id(v.candidate), 0) + 1, False) for v in retry)
         return self.queue.popleft()
+
+    def _score_now(self, v: OfferView, now_wall: float) -> float:
+        """``v``'s score with the wait until its pause (for everyone, or this request's own) ends added."""
+        wait = self._paused_until(v.provider) - now_wall
+        return delayed_score(v, wait, self.views, self.policy.weights) if wait > 0 else v.score
 
     def _timeout_for(self, view: OfferView) -> float:
         remaining = max(0.0, self.deadline - self.clock.now())
@@ -244,13 +255,18 @@ class AttemptLoop:
     def _hedge_target(self) -> QueueItem | None:
         """The next untried healthy offer; with ``same_offer`` (score-driven orders) a second call to the
         primary's own offer competes with it on score, as in "The Tail at Scale"."""
+        now_wall = self.clock.wall()
         head = self.queue[0] if self.queue and self.queue[0].pass_no == 1 and not self.queue[0].last_resort else None
+        if head is not None and self._paused_until(head.view.provider) > now_wall:
+            head = None  # a hedge is for now: never on a paused offer
         primary = next(iter(self.inflight.values()))
         if self.adaptive and self.hedging.same_offer:
             v = primary.view
             tries = self.tries.get(id(v.candidate), 0)
-            if tries < self.cfg.retry.max_attempts_per_offer and (
-                head is None or v.score * self.cfg.retry.retry_penalty <= head.view.score
+            if (
+                tries < self.cfg.retry.max_attempts_per_offer
+                and self._paused_until(v.provider) <= now_wall
+                and (head is None or v.score * self.cfg.retry.retry_penalty <= head.view.score)
             ):
                 return QueueItem(v, tries + 1, False)
         return head

@@ -172,13 +172,29 @@ def sort_by(views: list[OfferView], sort: str) -> list[OfferView]:
     return sorted(views, key=lambda v: (-v.p_success, v.score, v.index))  # "success"
 
 
-def health_split(views: list[OfferView], now_wall: float) -> tuple[list[OfferView], list[OfferView]]:
-    """Healthy (closed or half-open, not paused) first; open or paused offers are the last resort."""
+def is_last_resort(v: OfferView, now_wall: float, wait_aware: bool) -> bool:
+    """Open offers are the last resort; so are paused ones, unless the order prices their wait (``auto``)."""
+    return v.health.breaker == "open" or (not wait_aware and v.health.paused_until > now_wall)
+
+
+def effective_score(v: OfferView, views: list[OfferView], w: Weights, now_wall: float) -> float:
+    """The score, with the wait until a provider's pause ends added to the offer's expected time."""
+    wait = v.health.paused_until - now_wall
+    return delayed_score(v, wait, views, w) if wait > 0 else v.score
+
+
+def health_split(
+    views: list[OfferView], now_wall: float, weights: Weights | None = None
+) -> tuple[list[OfferView], list[OfferView]]:
+    """Healthy (closed or half-open, not paused) first; open or paused offers are the last resort. With
+    ``weights`` (the ``auto`` order) a paused offer stays among the healthy ones, ranked by its score with the
+    wait added: a provider's 5 s Retry-After need not send every request to a slower provider meanwhile."""
     healthy: list[OfferView] = []
     last: list[OfferView] = []
     for v in views:
-        h = v.health
-        (last if h.breaker == "open" or h.paused_until > now_wall else healthy).append(v)
+        (last if is_last_resort(v, now_wall, weights is not None) else healthy).append(v)
+    if weights is not None and any(v.health.paused_until > now_wall for v in healthy):
+        healthy.sort(key=lambda v: (effective_score(v, views, weights, now_wall), v.index))
     return healthy, last
 
 
@@ -193,7 +209,10 @@ def order_views(
     forced_provider: str | None,
     now_wall: float,
     rng: random.Random,
+    wait_aware: bool = False,
 ) -> list[OfferView]:
+    """The offers in the order to try them. ``wait_aware`` (``auto`` without an explicit order or sort):
+    paused offers are ranked by their score with the wait added instead of being sent to the end."""
     kept = filter_candidates(candidates, prefs, forced_provider)
     if len(kept) == len(candidates):  # nothing filtered out (filtering keeps the order): index = position
         views = [view(i, c, snapshot.get(c.provider), health_cfg) for i, c in enumerate(kept)]
@@ -204,7 +223,7 @@ def order_views(
     ordered = sort_by(views, prefs.sort) if prefs is not None and prefs.sort else policy_order(views, routing, rng)
     if prefs is not None and prefs.order:
         ordered = promote(ordered, prefs.order)
-    healthy, last_resort = health_split(ordered, now_wall)
+    healthy, last_resort = health_split(ordered, now_wall, weights if wait_aware else None)
     ordered = healthy + last_resort
     if prefs is not None and not prefs.allow_fallbacks:
         ordered = ordered[:1]

@@ -20,7 +20,7 @@ from imagegate.router.attempts import AttemptLoop
 from imagegate.router.clock import Clock, SystemClock
 from imagegate.router.config import ModelPolicy, RouterConfig
 from imagegate.router.health import StateParams
-from imagegate.router.ordering import OfferView, order_views
+from imagegate.router.ordering import OfferView, is_last_resort, order_views
 from imagegate.router.state import BudgetKind, RouterState, StateSnapshot
 from imagegate.router.types import AttemptFn, Candidate, CostFn, RouteResult
 
@@ -110,7 +110,12 @@ class Router:
             forced_provider=forced_provider,
             now_wall=self.clock.wall(),
             rng=self.rng,
+            wait_aware=self._adaptive(model_id, prefs),
         )
+
+    def _adaptive(self, model_id: str, prefs: ProviderPreferences | None) -> bool:
+        """Score-driven: ``auto`` without an explicit order or sort (retries and waits compete on score)."""
+        return self.policy_for(model_id).routing.policy == "auto" and not (prefs and (prefs.order or prefs.sort))
 
     async def snapshot(self, model_id: str, providers: Sequence[str], *, count_request: bool = False) -> StateSnapshot:
         now = self.clock.wall()
@@ -146,8 +151,8 @@ class Router:
         if not views:
             raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
         now_wall = self.clock.wall()
-        n_last_resort = sum(1 for v in views if v.health.breaker == "open" or v.health.paused(now_wall))
-        adaptive = self.policy_for(model_id).routing.policy == "auto" and not (prefs and (prefs.order or prefs.sort))
+        adaptive = self._adaptive(model_id, prefs)
+        n_last_resort = sum(1 for v in views if is_last_resort(v, now_wall, adaptive))
         loop = AttemptLoop(self, model_id, views, attempt, cost_of, deadline, n_last_resort, adaptive)
         return await loop.run()
 
