@@ -70,7 +70,9 @@ def _clean_env() -> dict[str, str]:
 
 
 def start_imagegate(workdir: Path, upstream_port: int, *, workers: int = 1, name: str = "imagegate",
-                    extra_env: dict[str, str] | None = None) -> tuple[Proc, int]:
+                    extra_env: dict[str, str] | None = None, server: str = "uvicorn") -> tuple[Proc, int]:
+    """``imagegate serve`` (uvicorn); ``server="granian"`` runs the same app factory under granian instead
+    (``pip install granian``), for comparison."""
     port = free_port()
     env = _clean_env() | (extra_env or {}) | {
         "OPENAI_API_KEY": "x",
@@ -79,9 +81,15 @@ def start_imagegate(workdir: Path, upstream_port: int, *, workers: int = 1, name
         "IMAGEGATE_GEMINI_BASE_URL": f"http://127.0.0.1:{upstream_port}",
         "IMAGEGATE_PLACEHOLDER": "off",
     }
-    exe = Path(sys.executable).parent / "imagegate"
     data_dir = workdir / f"{name}-data"
-    argv = [str(exe), "serve", "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers)]
+    if server == "granian":  # what `imagegate serve` passes its workers, by environment
+        env |= {"IMAGEGATE_HOST": "127.0.0.1", "IMAGEGATE_PORT": str(port), "IMAGEGATE_DATA_DIR": str(data_dir)}
+        argv = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop",
+                "--workers", str(workers), "--port", str(port), "--backpressure", "20000", "--no-ws",
+                "imagegate.api.asgi:create_app_from_env"]
+    else:
+        exe = Path(sys.executable).parent / "imagegate"
+        argv = [str(exe), "serve", "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers)]
     proc = Proc(name, argv, env=env, log_path=workdir / f"{name}.log")
     if not wait_ready(proc, f"http://127.0.0.1:{port}/v1/models", 90):
         proc.stop()

@@ -3,10 +3,13 @@ direct path, interleaved round by round against one fake upstream.
 
     .venv/bin/python bench/overhead/variants.py --variant untuned:IMAGEGATE_RUNTIME_TUNING=off --variant tuned
 
-Each ``--variant NAME[:VAR=VALUE,...]`` starts one ``imagegate serve``. For every scenario (protocol, payload,
-concurrency) each target runs ``--rounds`` closed loops, the order rotated every round. Reported per target:
-requests/s, p50/p99, the gateway's CPU milliseconds and minor page faults per request (warm-up included), and
-its peak RSS. Results: ``results/variants-<stamp>.{json,md}``.
+Each ``--variant NAME[:VAR=VALUE,...]`` starts one ``imagegate serve`` with those environment variables;
+``server=granian`` (not an environment variable) serves the same app with granian instead of uvicorn. For every
+scenario (protocol, payload, concurrency) each target runs ``--rounds`` closed loops, the order rotated every round.
+Reported per target: requests/s, p50/p99, the gateway's CPU milliseconds and minor page faults per request
+(warm-up included), and its peak RSS. Results: ``results/variants-<stamp>.{json,md}``.
+
+    .venv/bin/python bench/overhead/variants.py --variant uvicorn --variant granian:server=granian
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ def main(argv: list[str] | None = None) -> None:
         gateways: dict[str, tuple[Proc, int]] = {}
         try:
             for name, env in variants:
-                gateways[name] = start_imagegate(workdir, up_port, name=name, extra_env=env)
+                env = dict(env)
+                server = env.pop("server", "uvicorn")
+                gateways[name] = start_imagegate(workdir, up_port, name=name, extra_env=env, server=server)
             time.sleep(1.0)
             for spec in args.scenarios.split(","):
                 protocol, payload, conc = spec.split(":")
