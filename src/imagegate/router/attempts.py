@@ -217,8 +217,7 @@ class AttemptLoop:
 
     def _score_now(self, v: OfferView, now_wall: float) -> float:
         """``v``'s score with the wait until its pause (for everyone, or this request's own) ends added."""
-        wait = self._paused_until(v.provider) - now_wall
-        return delayed_score(v, wait, self.views, self.policy.weights) if wait > 0 else v.score
+        return delayed_score(v, self._paused_until(v.provider) - now_wall, self.views, self.policy.weights)
 
     def _timeout_for(self, view: OfferView) -> float:
         remaining = max(0.0, self.deadline - self.clock.now())

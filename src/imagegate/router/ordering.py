@@ -85,7 +85,7 @@ def score_views(views: list[OfferView], w: Weights) -> None:
 def delayed_score(v: OfferView, delay_s: float, views: list[OfferView], w: Weights) -> float:
     """``v``'s score if its attempt can only start after ``delay_s`` (a provider's Retry-After): waiting costs
     time like the attempt's own latency, so a short wait for the best offer can still beat a slower one."""
-    return _score(v, w, *_references(views), delay_s)
+    return _score(v, w, *_references(views), delay_s) if delay_s > 0 else v.score
 
 
 def by_score(views: list[OfferView]) -> list[OfferView]:
@@ -177,12 +177,6 @@ def is_last_resort(v: OfferView, now_wall: float, wait_aware: bool) -> bool:
     return v.health.breaker == "open" or (not wait_aware and v.health.paused_until > now_wall)
 
 
-def effective_score(v: OfferView, views: list[OfferView], w: Weights, now_wall: float) -> float:
-    """The score, with the wait until a provider's pause ends added to the offer's expected time."""
-    wait = v.health.paused_until - now_wall
-    return delayed_score(v, wait, views, w) if wait > 0 else v.score
-
-
 def health_split(
     views: list[OfferView], now_wall: float, weights: Weights | None = None
 ) -> tuple[list[OfferView], list[OfferView]]:
@@ -194,7 +188,7 @@ def health_split(
     for v in views:
         (last if is_last_resort(v, now_wall, weights is not None) else healthy).append(v)
     if weights is not None and any(v.health.paused_until > now_wall for v in healthy):
-        healthy.sort(key=lambda v: (effective_score(v, views, weights, now_wall), v.index))
+        healthy.sort(key=lambda v: (delayed_score(v, v.health.paused_until - now_wall, views, weights), v.index))
     return healthy, last
 
 
