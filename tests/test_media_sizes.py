@@ -7,7 +7,7 @@ import pytest
 from imagegate.catalog.schema import OfferCapabilities
 from imagegate.core.errors import InvalidRequest
 from imagegate.core.types import ImageRequest, RenderSpec
-from imagegate.media.sizes import map_size, nearest_ratio, nearest_tier, pixel_size, tier_for
+from imagegate.media.sizes import SizeMap, map_size, nearest_ratio, nearest_tier, pixel_size, tier_for
 
 RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 GEMINI = OfferCapabilities(resolutions=("1K", "2K", "4K"), aspect_ratios=RATIOS)
@@ -221,3 +221,26 @@ def test_helpers() -> None:
     assert nearest_tier("2K", ("1K", "4K")) == "4K"  # equidistant in log space: the larger
     assert nearest_ratio(1.0, ("16:9", "1:1")) == "1:1"
     assert nearest_ratio(1.0, ()) is None
+
+
+def test_size_map_remembers_results_per_offer_and_request_fields() -> None:
+    sizes = SizeMap(max_entries=3)
+    cases = [(req("1536x1024"), GEMINI), (req("16:9", resolution="2K"), GEMINI), (req("1536x1024"), OPENAI),
+             (req(aspect_ratio="9:16"), HALF)]
+    for r, caps in cases:
+        assert sizes(r, caps) == map_size(r, caps)
+    first = sizes(req("1536x1024"), OPENAI)
+    assert sizes(req("1536x1024"), OPENAI) is first  # remembered, not recomputed
+    assert sizes(req("1536x1024"), GEMINI) != first  # another offer, another answer
+    twin = OfferCapabilities(**OPENAI.model_dump())  # equal but another object: its own entry
+    assert sizes(req("1536x1024"), twin) == first
+    with pytest.raises(InvalidRequest):
+        sizes(req("0x0"), GEMINI)
+    with pytest.raises(InvalidRequest):  # errors are raised every time, never remembered
+        sizes(req("0x0"), GEMINI)
+
+
+def test_render_specs_are_immutable_so_they_can_be_shared() -> None:
+    shared = SizeMap()(req("1024x1024"), GEMINI)
+    with pytest.raises(AttributeError):
+        shared.width = 1  # type: ignore[misc]

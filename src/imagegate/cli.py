@@ -76,6 +76,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         access_log=False,
+        proxy_headers=False,  # nothing reads the client address or scheme; saves a middleware per request
         log_level="info",
         timeout_graceful_shutdown=int(settings.request_timeout_s) + 5,
         server_header=False,

@@ -24,7 +24,7 @@ from imagegate.core.errors import (
 )
 from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageResult, RenderSpec
 from imagegate.media.convert import normalise
-from imagegate.media.sizes import map_size
+from imagegate.media.sizes import SizeMap
 from imagegate.pricing import dry_run_body
 from imagegate.providers.base import Provider, ProviderCall
 from imagegate.router import AttemptContext, Candidate, Router
@@ -70,6 +70,7 @@ class Gateway:
         self.catalog = catalog
         self.providers = providers
         self.router = router
+        self.map_size = SizeMap()  # size mapping per offer, remembered
         self.blobs = blobs
         self.recorder = recorder
         self.url_for = url_for
@@ -108,7 +109,7 @@ class Gateway:
         for offer in offers:
             try:
                 self._check_capabilities(request, offer)
-                spec = map_size(request, offer.capabilities)
+                spec = self.map_size(request, offer.capabilities)
             except GatewayError as exc:
                 first_error = first_error or exc
                 continue

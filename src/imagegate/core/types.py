@@ -66,7 +66,7 @@ class ImageRequest:
     batch: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class RenderSpec:
     """What one offer is asked to render, after size mapping (``imagegate.media.sizes``)."""
 
