@@ -28,7 +28,7 @@ def _fd_hard_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
 
-def relay_ceiling(sc: dict, m_cpus: int) -> float | None:
+def relay_ceiling(sc: dict, cpus: int) -> float | None:
     """The most any relay could reach, as a share of the direct throughput, in this scenario on this machine.
 
     A relay receives each answer as the load generator does (L CPU s per answer, measured on the direct path) and
@@ -42,7 +42,7 @@ def relay_ceiling(sc: dict, m_cpus: int) -> float | None:
     lg = direct["loadgen_cpu_s_per_1000"] / 1000
     if u <= 0 or lg <= 0:
         return None
-    cpu_bound = m_cpus / (2 * (u + lg))  # requests/s with every core busy on the minimum work
+    cpu_bound = cpus / (2 * (u + lg))  # requests/s with every core busy on the minimum work
     if sc["concurrency"] == 1 and direct.get("mean_ms"):
         latency_bound = 1 / (direct["mean_ms"] / 1000 + u + lg)
         cpu_bound = min(cpu_bound, latency_bound)
@@ -82,7 +82,7 @@ def check_targets(scenarios: list[dict], hold: list[dict], cpus: int = 2) -> lis
         share = sc["targets"]["imagegate"].get("throughput_vs_direct")
         if share is None:
             continue
-        ceiling = relay_ceiling(sc, m_cpus=cpus)
+        ceiling = relay_ceiling(sc, cpus)
         note = "" if share >= 0.6 else f"{100 * (0.6 - share):.0f} points short"
         if ceiling is not None:
             note += f"; any relay on this machine: <= {100 * ceiling:.0f} %"

@@ -8,17 +8,19 @@ The fleet (``imagegate.testing.profiles``): each provider succeeds with probabil
 latency fitted to its p50/p95, and fails after a latency drawn the same way. For a target ``t* = (1 - cut) x p95``
 the argument is:
 
-1. ``G(t)``, the probability that a chain of back-to-back attempts on one provider has succeeded by ``t``, solves
-   ``G(t) = p F(t) + (1 - p) int f(s) G(t - s) ds``. The best provider's ``G`` bounds any chain (checked per ``t``
-   over every provider), and its 0.95 point is the best p95 any routing without hedging can reach.
-2. A request is done by ``t*`` only if its own chain is, or a hedge chain started for it is. Hedges draw their own
-   latencies, so ``P(T <= t*) <= G(t*) + E[hedges that succeed by t*]``.
-3. Without free cancellation a hedge that succeeds is billed, and so is the first attempt it races (which still
-   succeeds with probability ``p``): every hedge success costs at least ``p`` extra images, so an extra spend ``x``
-   (a share of one image per request) allows at most ``x / p`` hedge successes per request.
-4. So with extra spend ``x`` no policy gets ``P(T <= t*)`` above ``G(t*) + x / p``; where that is under 0.95 the
-   cut is out of reach. If cancelled generations were never billed, step 3 falls away; the script then reports how
-   early a hedge would have to start (for every request still running) to reach the cut.
+1. ``G_k(t)``, the probability that a chain of back-to-back attempts starting on provider ``k`` has succeeded by
+   ``t``, solves ``G_k(t) = p_k F_k(t) + (1 - p_k) int f_k(s) E(t - s) ds``, where ``E`` is the envelope: after a
+   failure the chain goes on with whichever provider does best for the time left. ``E``'s 0.95 point is the best
+   p95 any routing without hedging can reach.
+2. A request is done by ``t*`` only if its own chain is, or a hedge started for it is. Hedges draw their own
+   latencies, so ``P(T <= t*) <= G_k(t*) + E[hedges that succeed by t*]`` for a request that starts on ``k``.
+3. Without free cancellation a hedge that succeeds is billed, and so is the attempt it races (which still
+   succeeds with probability ``p_k``): an extra spend ``x`` (a share of one image per request) allows at most
+   ``x / p_k`` hedge successes per request.
+4. The best any policy can do is then a small linear programme over which provider requests start on and where
+   the hedge budget goes (``best_mix``); where its value is under 0.95 the cut is out of reach. If cancelled
+   generations were never billed, step 3 falls away; the script then reports how early a hedge would have to
+   start (for every request still running) to reach the cut.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Both are measured in docs/benchmarks.md ("Hot path: allocator and garbage collec
   its way through. glibc serves every allocation above its mmap threshold (128 KiB at first, raised on the fly
   only as far as the largest block freed so far) with a fresh ``mmap`` and gives it back with ``munmap``, and it
   trims the heap's free top back to the kernel past 2 x that threshold. Each request then page-faults its
-  megabytes in again: ~740 minor faults and most of the gateway's CPU per 1.5 MB image were the kernel's. Fixing
+  megabytes in again: ~700 minor faults and most of the gateway's CPU per 1.5 MB image were the kernel's. Fixing
   the mmap threshold at 32 MiB (glibc's ceiling) and keeping up to 256 MiB of free heap lets those blocks be
   reused from the heap. The price is resident memory that stays at its high-water mark instead of shrinking.
 - **Garbage collector.** The objects built at start (catalog, SQLAlchemy, pydantic, uvicorn) are long-lived;
