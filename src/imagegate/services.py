@@ -23,6 +23,7 @@ from imagegate.store.blobs import LocalBlobStore
 from imagegate.store.db import Database, run_migrations
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
+from imagegate.web.render import PageRenderer
 
 log = logging.getLogger("imagegate")
 
@@ -40,6 +41,7 @@ class Services:
     auth: Authenticator
     limits: Limits
     metrics: Metrics
+    pages: PageRenderer
     banner: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -129,5 +131,6 @@ async def build_services(settings: Settings) -> Services:
         auth=auth,
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
         metrics=metrics,
+        pages=PageRenderer(base),
         banner=banner,
     )

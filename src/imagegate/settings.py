@@ -80,6 +80,7 @@ class Settings:
     stats_window_days: int = 30
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
+    pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -151,6 +152,7 @@ class Settings:
             "IMAGEGATE_PLACEHOLDER": ("placeholder", str),
             "IMAGEGATE_WORKERS": ("workers", int),
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
+            "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

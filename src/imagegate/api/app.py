@@ -17,6 +17,7 @@ from imagegate.api import files, images, models
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
 from imagegate.settings import Settings
+from imagegate.web.routes import web_routes
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -108,6 +109,7 @@ def create_app(  # type: ignore[no-untyped-def]
         Route("/files/{token}", files.serve_file, methods=["GET"]),
         *_api_routes("/v1"),
         *_api_routes("/openai/v1"),
+        *web_routes(),
     ]
     app = Starlette(
         routes=routes,
