@@ -85,6 +85,11 @@ def _router_state(settings: Settings):  # type: ignore[no-untyped-def]
 async def build_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = load_catalog(settings.catalog_dirs)
+    if settings.local:
+        from imagegate.providers.local.catalog import price_local_offers
+        from imagegate.providers.local.config import parse_local_config
+
+        catalog = price_local_offers(catalog, parse_local_config(settings.local))
     await asyncio.to_thread(run_migrations, settings.db_url)
     db = Database(settings.db_url)
     blobs = LocalBlobStore(settings.blob_dir, db)

@@ -82,6 +82,7 @@ class Settings:
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    local: dict[str, Any] = field(default_factory=dict)  # local diffusers pipelines (providers/local/config.py)
 
     def __post_init__(self) -> None:
         for name in PROVIDER_ENV:

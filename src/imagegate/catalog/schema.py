@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Metric = Literal["token", "token_text", "token_image", "image"]
+Metric = Literal["token", "token_text", "token_image", "image", "gpu_ms"]  # gpu_ms: device milliseconds (local)
 
 
 class _Frozen(BaseModel):
@@ -53,6 +53,7 @@ class EstimateHints(_Frozen):
     output_image_tokens: dict[str, int] = {}  # resolution tier -> tokens per output image
     input_image_tokens: int = 0  # tokens per input image
     chars_per_token: float = 4.0  # prompt text estimate
+    gpu_ms_per_image: int = Field(default=0, ge=0)  # local offers: expected device time per image
 
 
 class OfferCapabilities(_Frozen):

@@ -101,6 +101,7 @@ class Usage:
     thoughts_tokens: int = 0  # informational: already inside output_text_tokens
     input_images: int = 0
     output_images: int = 0
+    gpu_ms: int = 0  # device time of a local pipeline call (metric gpu_ms)
     reported: bool = False  # True when the provider reported token counts
 
     @property
@@ -114,7 +115,7 @@ class Usage:
     def add(self, other: Usage) -> None:
         for name in (
             "input_text_tokens", "input_image_tokens", "cached_input_tokens", "output_text_tokens",
-            "output_image_tokens", "thoughts_tokens", "input_images", "output_images",
+            "output_image_tokens", "thoughts_tokens", "input_images", "output_images", "gpu_ms",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reported = self.reported or other.reported

@@ -39,5 +39,6 @@ def estimate_usage(request: ImageRequest, offer: Offer, spec: RenderSpec, resolu
         output_image_tokens=count * per_image,
         input_images=len(request.images),
         output_images=count,
+        gpu_ms=count * hints.gpu_ms_per_image,
         reported=True,  # counts are final: no second fill from hints
     )
