@@ -26,6 +26,7 @@ from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageRes
 from imagegate.media.convert import normalise
 from imagegate.media.sizes import SizeMap
 from imagegate.pricing import dry_run_body
+from imagegate.providers.input_mapping import check_params
 from imagegate.providers.base import Provider, ProviderCall
 from imagegate.router import AttemptContext, Candidate, Router
 from imagegate.store.blobs import BlobStore
@@ -109,6 +110,7 @@ class Gateway:
         for offer in offers:
             try:
                 self._check_capabilities(request, offer)
+                check_params(request, offer)  # catalog mapping limits; strict_params (issue 16)
                 spec = self.map_size(request, offer.capabilities)
             except GatewayError as exc:
                 first_error = first_error or exc

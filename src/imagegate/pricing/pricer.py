@@ -15,6 +15,10 @@ from imagegate.pricing.estimate import estimate_usage, prompt_tokens
 from imagegate.pricing.plan import PricePlan
 from imagegate.pricing.select import effective_resolution
 
+# What an offer without a published price counts as when candidates are ordered and filtered by price: more than
+# any real offer, so it is tried last and never passes a ``max_price`` (docs/pricing.md, "Unknown prices").
+UNKNOWN_PRICE_MICROS = 10**12
+
 EstimateKey = tuple[int, str | None, int, int, str | None, int, int, int, bool]
 
 
@@ -45,7 +49,10 @@ class Pricer:
         return plan.cost(estimate_usage(request, offer, spec, plan.resolution, count), estimated=True)
 
     def estimate_micros(self, request: ImageRequest, offer: Offer, spec: RenderSpec, *, n: int | None = None) -> int:
-        """``estimate(...).total_micros``, remembered per request shape."""
+        """``estimate(...).total_micros``, remembered per request shape (``UNKNOWN_PRICE_MICROS`` when the offer
+        is ``price_unknown``)."""
+        if offer.price_unknown:
+            return UNKNOWN_PRICE_MICROS
         count = request.n if n is None else n
         key = (
             id(offer), spec.resolution, spec.width, spec.height, request.quality, count,
