@@ -26,6 +26,7 @@ from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageRes
 from imagegate.media.convert import normalise
 from imagegate.media.sizes import SizeMap
 from imagegate.pricing import dry_run_body
+from imagegate.pricing.pricer import candidate_micros
 from imagegate.providers.input_mapping import check_params
 from imagegate.providers.base import Provider, ProviderCall
 from imagegate.router import AttemptContext, Candidate, Router
@@ -115,7 +116,7 @@ class Gateway:
             except GatewayError as exc:
                 first_error = first_error or exc
                 continue
-            est = self.router.pricer.estimate_micros(request, offer, spec)
+            est = candidate_micros(self.router.pricer, request, offer, spec)
             planned.append(Planned(offer, spec, Candidate(offer=offer, estimated_cost_micros=est)))
         if not planned:
             assert first_error is not None

@@ -15,9 +15,14 @@ from imagegate.pricing.estimate import estimate_usage, prompt_tokens
 from imagegate.pricing.plan import PricePlan
 from imagegate.pricing.select import effective_resolution
 
-# What an offer without a published price counts as when candidates are ordered and filtered by price: more than
-# any real offer, so it is tried last and never passes a ``max_price`` (docs/pricing.md, "Unknown prices").
+# What an offer without a published price counts as when candidates are ordered and filtered by price
+# (``Pipeline.plan``): more than any real offer, so it is tried last and never passes a ``max_price``.
 UNKNOWN_PRICE_MICROS = 10**12
+
+
+def candidate_micros(pricer: Pricer, request: ImageRequest, offer: Offer, spec: RenderSpec) -> int:
+    """The price a candidate is ordered by: its estimate, or ``UNKNOWN_PRICE_MICROS`` for a ``price_unknown`` one."""
+    return UNKNOWN_PRICE_MICROS if offer.price_unknown else pricer.estimate_micros(request, offer, spec)
 
 EstimateKey = tuple[int, str | None, int, int, str | None, int, int, int, bool]
 
@@ -49,10 +54,7 @@ class Pricer:
         return plan.cost(estimate_usage(request, offer, spec, plan.resolution, count), estimated=True)
 
     def estimate_micros(self, request: ImageRequest, offer: Offer, spec: RenderSpec, *, n: int | None = None) -> int:
-        """``estimate(...).total_micros``, remembered per request shape (``UNKNOWN_PRICE_MICROS`` when the offer
-        is ``price_unknown``)."""
-        if offer.price_unknown:
-            return UNKNOWN_PRICE_MICROS
+        """``estimate(...).total_micros``, remembered per request shape."""
         count = request.n if n is None else n
         key = (
             id(offer), spec.resolution, spec.width, spec.height, request.quality, count,

@@ -106,8 +106,9 @@ def build_input(
     if image_refs and mapping.images_field:
         body[mapping.images_field] = image_refs if mapping.images_kind == "list" else image_refs[0]
     _size(body, mapping, spec, editing=bool(image_refs))
-    if mapping.resolution_field and spec.resolution in mapping.resolution_values:
-        body[mapping.resolution_field] = mapping.resolution_values[spec.resolution]
+    tier = spec.resolution or offer.capabilities.resolutions[0]  # the default tier when none was asked
+    if mapping.resolution_field and tier in mapping.resolution_values:
+        body[mapping.resolution_field] = mapping.resolution_values[tier]
     if mapping.output_format_field:
         fmt = mapping.output_formats.get(request.output_format or "") or mapping.default_output_format
         if fmt is not None:
@@ -129,7 +130,7 @@ def _size(body: dict[str, Any], mapping: InputMapping, spec: RenderSpec, *, edit
             body[mapping.aspect_ratio_field] = mapping.ratio_values.get(ratio, ratio)
         elif editing and mapping.edit_ratio:
             body[mapping.aspect_ratio_field] = mapping.edit_ratio
-    elif mapping.size == "image_size":
+    elif mapping.size == "image_size" and (ratio or spec.exact_size):  # nothing asked: the model's default
         enum = mapping.ratio_values.get(ratio or "")
         big = spec.resolution not in (None, "1K")  # fal's enum sizes are about 1 MP
         if mapping.size_object and (spec.exact_size or enum is None or big) and spec.width and spec.height:
