@@ -29,15 +29,39 @@ IMG = "<image>"
 FAL_KEY = "fal-test-key-id:fal-test-key-secret"
 R8 = "r8_catalog_offers_test_token"
 
-FLUX_FAL = {"prompt": PROMPT, "num_images": 1, "image_size": "landscape_16_9", "output_format": "png", "seed": 42,
-            "enable_safety_checker": True, "sync_mode": False}
-KONTEXT_FAL = {"prompt": PROMPT, "num_images": 1, "aspect_ratio": "16:9", "output_format": "png", "seed": 42,
-               "sync_mode": False}
-KONTEXT_FAL_EDIT = {"prompt": PROMPT, "num_images": 1, "image_url": IMG, "output_format": "png", "seed": 42,
-                    "sync_mode": False}
+FLUX_FAL = {
+    "prompt": PROMPT,
+    "num_images": 1,
+    "image_size": "landscape_16_9",
+    "output_format": "png",
+    "seed": 42,
+    "enable_safety_checker": True,
+    "sync_mode": False,
+}
+KONTEXT_FAL = {
+    "prompt": PROMPT,
+    "num_images": 1,
+    "aspect_ratio": "16:9",
+    "output_format": "png",
+    "seed": 42,
+    "sync_mode": False,
+}
+KONTEXT_FAL_EDIT = {
+    "prompt": PROMPT,
+    "num_images": 1,
+    "image_url": IMG,
+    "output_format": "png",
+    "seed": 42,
+    "sync_mode": False,
+}
 KONTEXT_R = {"prompt": PROMPT, "aspect_ratio": "16:9", "output_format": "png", "seed": 42}
-KONTEXT_R_EDIT = {"prompt": PROMPT, "input_image": IMG, "aspect_ratio": "match_input_image", "output_format": "png",
-                  "seed": 42}
+KONTEXT_R_EDIT = {
+    "prompt": PROMPT,
+    "input_image": IMG,
+    "aspect_ratio": "match_input_image",
+    "output_format": "png",
+    "seed": 42,
+}
 QWEN_FAL = {**FLUX_FAL}
 # (config key, operation) -> (upstream endpoint or model, exact input)
 EXPECTED: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
@@ -50,28 +74,58 @@ EXPECTED: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("fal/flux-kontext-max", "edit"): ("fal-ai/flux-pro/kontext/max", KONTEXT_FAL_EDIT),
     ("fal/flux-2-pro", "generate"): (
         "fal-ai/flux-2-pro",
-        {"prompt": PROMPT, "image_size": "landscape_16_9", "output_format": "png", "seed": 42,
-         "enable_safety_checker": True, "sync_mode": False},
+        {
+            "prompt": PROMPT,
+            "image_size": "landscape_16_9",
+            "output_format": "png",
+            "seed": 42,
+            "enable_safety_checker": True,
+            "sync_mode": False,
+        },
     ),
     ("fal/flux-2-pro", "edit"): (
         "fal-ai/flux-2-pro/edit",
-        {"prompt": PROMPT, "image_urls": [IMG], "output_format": "png", "seed": 42, "enable_safety_checker": True,
-         "sync_mode": False},
+        {
+            "prompt": PROMPT,
+            "image_urls": [IMG],
+            "output_format": "png",
+            "seed": 42,
+            "enable_safety_checker": True,
+            "sync_mode": False,
+        },
     ),
     ("fal/seedream-4.0", "generate"): (
         "fal-ai/bytedance/seedream/v4/text-to-image",
-        {"prompt": PROMPT, "num_images": 1, "image_size": "landscape_16_9", "seed": 42,
-         "enable_safety_checker": True, "sync_mode": False},
+        {
+            "prompt": PROMPT,
+            "num_images": 1,
+            "image_size": "landscape_16_9",
+            "seed": 42,
+            "enable_safety_checker": True,
+            "sync_mode": False,
+        },
     ),
     ("fal/seedream-4.0", "edit"): (
         "fal-ai/bytedance/seedream/v4/edit",
-        {"prompt": PROMPT, "num_images": 1, "image_urls": [IMG], "seed": 42, "enable_safety_checker": True,
-         "sync_mode": False},
+        {
+            "prompt": PROMPT,
+            "num_images": 1,
+            "image_urls": [IMG],
+            "seed": 42,
+            "enable_safety_checker": True,
+            "sync_mode": False,
+        },
     ),
     ("fal/ideogram-v3", "generate"): (
         "fal-ai/ideogram/v3",
-        {"prompt": PROMPT, "num_images": 1, "image_size": "landscape_16_9", "seed": 42, "rendering_speed": "BALANCED",
-         "sync_mode": False},
+        {
+            "prompt": PROMPT,
+            "num_images": 1,
+            "image_size": "landscape_16_9",
+            "seed": 42,
+            "rendering_speed": "BALANCED",
+            "sync_mode": False,
+        },
     ),
     ("fal/recraft-v3", "generate"): (
         "fal-ai/recraft/v3/text-to-image",
@@ -80,22 +134,44 @@ EXPECTED: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ("fal/qwen-image", "generate"): ("fal-ai/qwen-image", QWEN_FAL),
     ("fal/qwen-image-edit", "edit"): (
         "fal-ai/qwen-image-edit",
-        {"prompt": PROMPT, "num_images": 1, "image_url": IMG, "output_format": "png", "seed": 42,
-         "enable_safety_checker": True, "sync_mode": False},
+        {
+            "prompt": PROMPT,
+            "num_images": 1,
+            "image_url": IMG,
+            "output_format": "png",
+            "seed": 42,
+            "enable_safety_checker": True,
+            "sync_mode": False,
+        },
     ),
     ("fal/stable-diffusion-3.5-large", "generate"): ("fal-ai/stable-diffusion-v35-large", FLUX_FAL),
     ("replicate/flux-1-schnell", "generate"): (
         "black-forest-labs/flux-schnell",
-        {"prompt": PROMPT, "num_outputs": 1, "aspect_ratio": "16:9", "output_format": "png", "seed": 42,
-         "megapixels": "1", "disable_safety_checker": False},
+        {
+            "prompt": PROMPT,
+            "num_outputs": 1,
+            "aspect_ratio": "16:9",
+            "output_format": "png",
+            "seed": 42,
+            "megapixels": "1",
+            "disable_safety_checker": False,
+        },
     ),
     ("replicate/flux-1-dev", "generate"): (
         "black-forest-labs/flux-dev",
-        {"prompt": PROMPT, "num_outputs": 1, "aspect_ratio": "16:9", "output_format": "png", "seed": 42,
-         "megapixels": "1", "disable_safety_checker": False},
+        {
+            "prompt": PROMPT,
+            "num_outputs": 1,
+            "aspect_ratio": "16:9",
+            "output_format": "png",
+            "seed": 42,
+            "megapixels": "1",
+            "disable_safety_checker": False,
+        },
     ),
     ("replicate/flux-1.1-pro", "generate"): (
-        "black-forest-labs/flux-1.1-pro", {"prompt": PROMPT, "aspect_ratio": "16:9", "output_format": "png", "seed": 42}
+        "black-forest-labs/flux-1.1-pro",
+        {"prompt": PROMPT, "aspect_ratio": "16:9", "output_format": "png", "seed": 42},
     ),
     ("replicate/flux-kontext-pro", "generate"): ("black-forest-labs/flux-kontext-pro", KONTEXT_R),
     ("replicate/flux-kontext-pro", "edit"): ("black-forest-labs/flux-kontext-pro", KONTEXT_R_EDIT),
@@ -107,8 +183,14 @@ EXPECTED: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ),
     ("replicate/flux-2-pro", "edit"): (
         "black-forest-labs/flux-2-pro",
-        {"prompt": PROMPT, "input_images": [IMG], "aspect_ratio": "match_input_image", "resolution": "1 MP",
-         "output_format": "png", "seed": 42},
+        {
+            "prompt": PROMPT,
+            "input_images": [IMG],
+            "aspect_ratio": "match_input_image",
+            "resolution": "1 MP",
+            "output_format": "png",
+            "seed": 42,
+        },
     ),
     ("replicate/seedream-4.0", "generate"): (
         "bytedance/seedream-4",
@@ -116,14 +198,22 @@ EXPECTED: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ),
     ("replicate/seedream-4.0", "edit"): (
         "bytedance/seedream-4",
-        {"prompt": PROMPT, "image_input": [IMG], "aspect_ratio": "match_input_image", "size": "1K", "seed": 42,
-         "sequential_image_generation": "disabled"},
+        {
+            "prompt": PROMPT,
+            "image_input": [IMG],
+            "aspect_ratio": "match_input_image",
+            "size": "1K",
+            "seed": 42,
+            "sequential_image_generation": "disabled",
+        },
     ),
     ("replicate/ideogram-v3", "generate"): (
-        "ideogram-ai/ideogram-v3-balanced", {"prompt": PROMPT, "aspect_ratio": "16:9", "seed": 42}
+        "ideogram-ai/ideogram-v3-balanced",
+        {"prompt": PROMPT, "aspect_ratio": "16:9", "seed": 42},
     ),
     ("replicate/recraft-v3", "generate"): (
-        "recraft-ai/recraft-v3", {"prompt": PROMPT, "aspect_ratio": "16:9", "style": "realistic_image"}
+        "recraft-ai/recraft-v3",
+        {"prompt": PROMPT, "aspect_ratio": "16:9", "style": "realistic_image"},
     ),
     ("replicate/qwen-image", "generate"): (
         "qwen/qwen-image",
@@ -131,8 +221,14 @@ EXPECTED: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
     ),
     ("replicate/qwen-image-edit", "edit"): (
         "qwen/qwen-image-edit",
-        {"prompt": PROMPT, "image": IMG, "aspect_ratio": "match_input_image", "output_format": "png", "seed": 42,
-         "disable_safety_checker": False},
+        {
+            "prompt": PROMPT,
+            "image": IMG,
+            "aspect_ratio": "match_input_image",
+            "output_format": "png",
+            "seed": 42,
+            "disable_safety_checker": False,
+        },
     ),
     ("replicate/stable-diffusion-3.5-large", "generate"): (
         "stability-ai/stable-diffusion-3.5-large",
@@ -175,18 +271,21 @@ def _call(offer: Offer, op: str) -> ProviderCall:
     images = []
     if op == "edit":
         images = [InputImage(data=make_image(96, 64, "png", "ref"), mime_type="image/png", width=96, height=64)]
-    req = ImageRequest(operation=op, model="m", prompt=PROMPT, images=images, seed=42,
-                       aspect_ratio=None if op == "edit" else "16:9")
-    return ProviderCall(request=req, offer=offer, spec=map_size(req, offer.capabilities), n=1,
-                        deadline=time.monotonic() + 30)
+    req = ImageRequest(
+        operation=op, model="m", prompt=PROMPT, images=images, seed=42, aspect_ratio=None if op == "edit" else "16:9"
+    )
+    return ProviderCall(
+        request=req, offer=offer, spec=map_size(req, offer.capabilities), n=1, deadline=time.monotonic() + 30
+    )
 
 
 @pytest.fixture
 async def fal_env() -> AsyncIterator[tuple[FalProvider, fal_fake.FalFakeState]]:
     state = fal_fake.FalFakeState(key=FAL_KEY)
     async with RunningFake(fal_fake.create_app(state)) as running:
-        provider = FalProvider(ProviderSettings(name="fal", api_key=FAL_KEY, base_url=running.url),
-                               poll_schedule=(0.0,))
+        provider = FalProvider(
+            ProviderSettings(name="fal", api_key=FAL_KEY, base_url=running.url), poll_schedule=(0.0,)
+        )
         yield provider, state
         await provider.aclose()
 
@@ -195,8 +294,10 @@ async def fal_env() -> AsyncIterator[tuple[FalProvider, fal_fake.FalFakeState]]:
 async def replicate_env() -> AsyncIterator[tuple[ReplicateProvider, replicate_fake.ReplicateFakeState]]:
     state = replicate_fake.ReplicateFakeState(api_token=R8)
     async with RunningFake(replicate_fake.create_app(state)) as running:
-        provider = ReplicateProvider(ProviderSettings(name="replicate", api_key=R8, base_url=running.url),
-                                     poll=PollSchedule(initial_s=0.0, cap_s=0.0))
+        provider = ReplicateProvider(
+            ProviderSettings(name="replicate", api_key=R8, base_url=running.url),
+            poll=PollSchedule(initial_s=0.0, cap_s=0.0),
+        )
         yield provider, state
         await provider.aclose()
 
@@ -225,16 +326,24 @@ async def test_replicate_offer_sends_its_published_input(replicate_env, key: str
 async def test_fakes_refuse_what_the_published_schema_refuses() -> None:
     fal_state = fal_fake.FalFakeState(key=FAL_KEY)
     rep_state = replicate_fake.ReplicateFakeState(api_token=R8)
-    async with RunningFake(fal_fake.create_app(fal_state)) as fal_run, \
-            RunningFake(replicate_fake.create_app(rep_state)) as rep_run, aiohttp.ClientSession() as http:
-        async with http.post(f"{fal_run.url}/fal-ai/flux-1/schnell", headers={"Authorization": f"Key {FAL_KEY}"},
-                             json={"prompt": "x", "num_inference_steps": 40, "guidance_scale": 3}) as resp:
+    async with (
+        RunningFake(fal_fake.create_app(fal_state)) as fal_run,
+        RunningFake(replicate_fake.create_app(rep_state)) as rep_run,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.post(
+            f"{fal_run.url}/fal-ai/flux-1/schnell",
+            headers={"Authorization": f"Key {FAL_KEY}"},
+            json={"prompt": "x", "num_inference_steps": 40, "guidance_scale": 3},
+        ) as resp:
             assert resp.status == 422
             locs = {tuple(d["loc"]) for d in (await resp.json())["detail"]}
             assert ("body", "num_inference_steps") in locs and ("body",) in locs  # out of range; extra field
-        async with http.post(f"{rep_run.url}/v1/models/black-forest-labs/flux-schnell/predictions",
-                             headers={"Authorization": f"Bearer {R8}"},
-                             json={"input": {"prompt": "x", "aspect_ratio": "7:3"}}) as resp:
+        async with http.post(
+            f"{rep_run.url}/v1/models/black-forest-labs/flux-schnell/predictions",
+            headers={"Authorization": f"Bearer {R8}"},
+            json={"input": {"prompt": "x", "aspect_ratio": "7:3"}},
+        ) as resp:
             assert resp.status == 422
             assert "input.aspect_ratio" in {f["field"] for f in (await resp.json())["invalid_fields"]}
     assert fal_state.bodies == [] and rep_state.bodies == []

@@ -73,8 +73,10 @@ async def test_gemini_adapter_sends_predict(fake) -> None:
     seen = fake[1].seen[-1]
     assert seen["path"] == "/v1beta/models/imagen-4.0-generate-001:predict"
     # the Gemini API takes no seed: not sent
-    assert seen["body"] == {"instances": [{"prompt": "a lighthouse at dusk"}],
-                            "parameters": {"sampleCount": 2, "aspectRatio": "16:9", "sampleImageSize": "2K"}}
+    assert seen["body"] == {
+        "instances": [{"prompt": "a lighthouse at dusk"}],
+        "parameters": {"sampleCount": 2, "aspectRatio": "16:9", "sampleImageSize": "2K"},
+    }
     assert len(result.images) == 2 and result.usage.output_images == 2
     assert {size(i) for i in result.images} == {(result.images[0].width, result.images[0].height)}
     assert result.images[0].width > result.images[0].height
@@ -91,9 +93,16 @@ async def test_vertex_adapter_sends_predict_with_seed_and_jpeg(fake, sa_info, tm
         await provider.aclose()
     seen = fake[1].seen[-1]
     assert seen["path"].endswith("/publishers/google/models/imagen-4.0-fast-generate-001:predict")
-    assert seen["body"] == {"instances": [{"prompt": "a lighthouse at dusk"}],
-                            "parameters": {"sampleCount": 1, "aspectRatio": "9:16", "seed": 3, "addWatermark": False,
-                                           "outputOptions": {"mimeType": "image/jpeg"}}}
+    assert seen["body"] == {
+        "instances": [{"prompt": "a lighthouse at dusk"}],
+        "parameters": {
+            "sampleCount": 1,
+            "aspectRatio": "9:16",
+            "seed": 3,
+            "addWatermark": False,
+            "outputOptions": {"mimeType": "image/jpeg"},
+        },
+    }
     assert result.images[0].mime_type == "image/jpeg"
 
 
@@ -111,16 +120,25 @@ async def test_google_genai_generate_images_against_the_fake(fake, sa_info) -> N
     creds = service_account.Credentials.from_service_account_info(
         sa_info, scopes=["https://www.googleapis.com/auth/cloud-platform"]
     )
-    client = genai.Client(vertexai=True, project=PROJECT, location="global", credentials=creds,
-                          http_options=types.HttpOptions(base_url=fake[0].url))
+    client = genai.Client(
+        vertexai=True,
+        project=PROJECT,
+        location="global",
+        credentials=creds,
+        http_options=types.HttpOptions(base_url=fake[0].url),
+    )
     response = await client.aio.models.generate_images(
-        model="imagen-4.0-generate-001", prompt="a red fox",
+        model="imagen-4.0-generate-001",
+        prompt="a red fox",
         config=types.GenerateImagesConfig(number_of_images=2, aspect_ratio="4:3", image_size="2K"),
     )
     assert len(response.generated_images) == 2
     with Image.open(io.BytesIO(response.generated_images[0].image.image_bytes)) as img:
         assert img.width > img.height and img.width > 1500
     with pytest.raises(errors.ClientError) as info:  # Ultra makes one image per call
-        await client.aio.models.generate_images(model="imagen-4.0-ultra-generate-001", prompt="a red fox",
-                                                config=types.GenerateImagesConfig(number_of_images=3))
+        await client.aio.models.generate_images(
+            model="imagen-4.0-ultra-generate-001",
+            prompt="a red fox",
+            config=types.GenerateImagesConfig(number_of_images=3),
+        )
     assert info.value.code == 400

@@ -27,8 +27,8 @@ from imagegate.media.convert import normalise
 from imagegate.media.sizes import SizeMap
 from imagegate.pricing import dry_run_body
 from imagegate.pricing.pricer import candidate_micros
-from imagegate.providers.input_mapping import check_params
 from imagegate.providers.base import Provider, ProviderCall
+from imagegate.providers.input_mapping import check_params
 from imagegate.router import AttemptContext, Candidate, Router
 from imagegate.store.blobs import BlobStore
 from imagegate.telemetry.metrics import Metrics

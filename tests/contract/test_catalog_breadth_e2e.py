@@ -32,8 +32,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
 
 @pytest.fixture(scope="module")
 def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("breadth") / "data",
-                         env={**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"})
+    proc = ServerProcess(
+        tmp_path_factory.mktemp("breadth") / "data", env={**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"}
+    )
     try:
         proc.wait_ready()
         yield proc
@@ -56,7 +57,9 @@ def test_models_lists_the_catalog_with_tasks_and_a_price_from(client: OpenAI, ga
     data = httpx.get(gateway.url + "/v1/models", timeout=10).json()["data"]
     by_id = {m["id"]: m for m in data}
     assert len(by_id) >= 20
-    assert {"flux-1-schnell", "imagen-4.0-generate-001", "gpt-image-1.5", "seedream-4.0", "qwen-image-edit"} <= set(by_id)
+    assert {"flux-1-schnell", "imagen-4.0-generate-001", "gpt-image-1.5", "seedream-4.0", "qwen-image-edit"} <= set(
+        by_id
+    )
     schnell = by_id["flux-1-schnell"]
     assert schnell["owned_by"] == "black forest labs" and schnell["tasks"] == ["text-to-image"]
     assert schnell["price_from"] == {"usd": 0.003, "micros": 3000, "provider": "fal", "per": "image (1K)"}
@@ -65,10 +68,16 @@ def test_models_lists_the_catalog_with_tasks_and_a_price_from(client: OpenAI, ga
     assert {m.id for m in client.models.list()} == set(by_id)  # the SDK reads the same list
 
 
-@pytest.mark.parametrize(("alias", "model_id"), [
-    ("flux-schnell", "flux-1-schnell"), ("flux-dev", "flux-1-dev"), ("imagen-4", "imagen-4.0-generate-001"),
-    ("seedream-4", "seedream-4.0"), ("gpt-image", "gpt-image-1"),
-])
+@pytest.mark.parametrize(
+    ("alias", "model_id"),
+    [
+        ("flux-schnell", "flux-1-schnell"),
+        ("flux-dev", "flux-1-dev"),
+        ("imagen-4", "imagen-4.0-generate-001"),
+        ("seedream-4", "seedream-4.0"),
+        ("gpt-image", "gpt-image-1"),
+    ],
+)
 def test_aliases_users_type_resolve(gateway: ServerProcess, alias: str, model_id: str) -> None:
     assert dry_run(gateway, model=alias)["model"] == model_id
 
@@ -83,8 +92,12 @@ def test_an_ambiguous_alias_is_refused_with_the_candidates(client: OpenAI) -> No
 
 def test_megapixel_price_and_a_dropped_parameter(client: OpenAI) -> None:
     raw = client.images.with_raw_response.generate(
-        model="fal/flux-schnell", prompt="a red fox in snow", size="1024x1024", response_format="b64_json",
-        quality="high", extra_body={"num_inference_steps": 4, "negative_prompt": "blurry"},
+        model="fal/flux-schnell",
+        prompt="a red fox in snow",
+        size="1024x1024",
+        response_format="b64_json",
+        quality="high",
+        extra_body={"num_inference_steps": 4, "negative_prompt": "blurry"},
     )
     res = raw.parse()
     meta = res.model_extra["metadata"]
@@ -98,8 +111,9 @@ def test_megapixel_price_and_a_dropped_parameter(client: OpenAI) -> None:
 
 def test_strict_params_refuses_what_no_offer_takes(client: OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        client.images.generate(model="flux-schnell", prompt="a fox",
-                               extra_body={"negative_prompt": "blurry", "strict_params": True})
+        client.images.generate(
+            model="flux-schnell", prompt="a fox", extra_body={"negative_prompt": "blurry", "strict_params": True}
+        )
     assert info.value.body["param"] == "negative_prompt"
     assert "strict_params" in info.value.body["message"]
     with pytest.raises(openai.BadRequestError) as info:  # a value outside the model's limits
@@ -108,8 +122,9 @@ def test_strict_params_refuses_what_no_offer_takes(client: OpenAI) -> None:
 
 
 def test_replicate_list_output_and_per_image_price(client: OpenAI) -> None:
-    res = client.images.generate(model="replicate/flux-schnell", prompt="a fox", n=2, size="1024x1024",
-                                 response_format="b64_json")
+    res = client.images.generate(
+        model="replicate/flux-schnell", prompt="a fox", n=2, size="1024x1024", response_format="b64_json"
+    )
     assert len(res.data) == 2
     assert res.model_extra["metadata"]["cost_micros"] == 6000  # 2 x $0.003
 
@@ -123,15 +138,17 @@ def test_an_offer_without_a_published_price(gateway: ServerProcess) -> None:
 
 
 def test_imagen_through_predict(client: OpenAI) -> None:
-    res = client.images.generate(model="gemini/imagen-4", prompt="a lighthouse", n=2, size="1792x1024",
-                                 response_format="b64_json")
+    res = client.images.generate(
+        model="gemini/imagen-4", prompt="a lighthouse", n=2, size="1792x1024", response_format="b64_json"
+    )
     assert len(res.data) == 2
     assert res.model_extra["metadata"]["cost_micros"] == 80_000  # 2 x $0.04
 
 
 def test_gpt_image_1_5_token_prices(client: OpenAI) -> None:
-    res = client.images.generate(model="gpt-image-1.5", prompt="a fox", size="1024x1024", quality="high",
-                                 response_format="b64_json")
+    res = client.images.generate(
+        model="gpt-image-1.5", prompt="a fox", size="1024x1024", quality="high", response_format="b64_json"
+    )
     meta = res.model_extra["metadata"]
     assert meta["provider"] == "openai"
     output = res.usage.output_tokens

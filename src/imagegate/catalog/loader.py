@@ -159,8 +159,11 @@ class Catalog:
         shared = self.candidates(name)
         if len(shared) > 1:
             names = ", ".join(f"'{m.id}'" for m in shared)
-            raise InvalidRequest(f"Model '{name}' is ambiguous: it can mean {names}. Send one of these ids.",
-                                 param="model", code="AMBIGUOUS_MODEL")
+            raise InvalidRequest(
+                f"Model '{name}' is ambiguous: it can mean {names}. Send one of these ids.",
+                param="model",
+                code="AMBIGUOUS_MODEL",
+            )
         raise ModelNotFound(name)
 
     def placeholder_offer(self, model: ModelRecord) -> Offer:

@@ -24,6 +24,7 @@ def candidate_micros(pricer: Pricer, request: ImageRequest, offer: Offer, spec: 
     """The price a candidate is ordered by: its estimate, or ``UNKNOWN_PRICE_MICROS`` for a ``price_unknown`` one."""
     return UNKNOWN_PRICE_MICROS if offer.price_unknown else pricer.estimate_micros(request, offer, spec)
 
+
 EstimateKey = tuple[int, str | None, int, int, str | None, int, int, int, bool]
 
 

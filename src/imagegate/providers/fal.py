@@ -38,8 +38,8 @@ from imagegate.core.errors import (
 )
 from imagegate.core.types import GeneratedImage, ImageResult, Usage, billed_megapixels
 from imagegate.providers.base import ProviderCall
-from imagegate.providers.input_mapping import build_input, endpoint
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
+from imagegate.providers.input_mapping import build_input, endpoint
 from imagegate.settings import ProviderSettings
 
 DEFAULT_BASE_URL = "https://queue.fal.run"

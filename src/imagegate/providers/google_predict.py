@@ -62,15 +62,19 @@ def predict_result(resp: UpstreamResponse, call: ProviderCall, provider: str) ->
         if isinstance(b64, str) and b64:
             mime = str(item.get("mimeType") or "image/png")
             size = png_size(b64) if mime == "image/png" else None
-            images.append(GeneratedImage(mime_type=mime, b64=b64, width=size[0] if size else None,
-                                         height=size[1] if size else None))
+            images.append(
+                GeneratedImage(
+                    mime_type=mime, b64=b64, width=size[0] if size else None, height=size[1] if size else None
+                )
+            )
         elif item.get("raiFilteredReason"):
             filtered.append(str(item["raiFilteredReason"]))
     if not images:
         if filtered or predictions is None:  # Google answers {} when every image was filtered without a reason
             reason = filtered[0][:300] if filtered else "all images were filtered"
-            raise ContentPolicy(f"{provider}: the request was refused ({reason})", provider=provider,
-                                reason="RAI_FILTERED")
+            raise ContentPolicy(
+                f"{provider}: the request was refused ({reason})", provider=provider, reason="RAI_FILTERED"
+            )
         raise BadResponse(f"{provider}: the answer holds no image", provider=provider)
     result = ImageResult(images=images, usage=Usage(output_images=len(images)))
     result.ttfb_ms = resp.ttfb_ms

@@ -339,7 +339,8 @@ async def _draw(request: web.Request, state: FalFakeState) -> tuple[Decision, we
 
 def validate_catalog(endpoint: str, body: Any) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
     """Errors of ``body`` against ``endpoint``'s published schema (pydantic-style), and the first input's size."""
-    errors = [_detail(["body", *path], msg, kind) for path, msg, kind in validation_errors(schemas("fal")[endpoint], body)]
+    found = validation_errors(schemas("fal")[endpoint], body)
+    errors = [_detail(["body", *path], msg, kind) for path, msg, kind in found]
     first = None
     if not errors and isinstance(body, dict):
         refs = body.get("image_urls") or ([body["image_url"]] if "image_url" in body else [])
@@ -377,7 +378,7 @@ def _route(request: web.Request) -> tuple[str, bool, str | None] | web.Response:
 
 async def _accept(
     request: web.Request, state: FalFakeState
-) -> tuple[str, bool, dict[str, Any], tuple[int, int] | None, Decision] | web.StreamResponse:
+) -> tuple[str, bool, dict[str, Any], tuple[int, int] | None, Decision, str | None] | web.StreamResponse:
     """What queue submit and the sync run share: the app's route, input validation, the fault draw."""
     routed = _route(request)
     if isinstance(routed, web.Response):

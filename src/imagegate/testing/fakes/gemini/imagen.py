@@ -18,7 +18,13 @@ from aiohttp import web
 
 from imagegate.media.sizes import pixel_size
 from imagegate.testing.fakes.common import make_image, send_body, with_faults
-from imagegate.testing.fakes.gemini.state import GoogleFakeState, invalid_argument, overloaded, rate_limited, server_error
+from imagegate.testing.fakes.gemini.state import (
+    GoogleFakeState,
+    invalid_argument,
+    overloaded,
+    rate_limited,
+    server_error,
+)
 from imagegate.testing.faults import Decision, FaultInjector
 
 # model -> (max sampleCount, image sizes)
@@ -28,10 +34,26 @@ IMAGEN: dict[str, tuple[int, tuple[str, ...]]] = {
     "imagen-4.0-ultra-generate-001": (1, ("1K", "2K")),
 }
 RATIOS = ("1:1", "3:4", "4:3", "9:16", "16:9")
-GEMINI_PARAMS = {"sampleCount", "aspectRatio", "sampleImageSize", "personGeneration", "includeRaiReason",
-                 "includeSafetyAttributes", "language", "imageSize"}
-VERTEX_PARAMS = GEMINI_PARAMS | {"seed", "negativePrompt", "outputOptions", "addWatermark", "enhancePrompt",
-                                 "safetySetting", "guidanceScale", "storageUri"}
+GEMINI_PARAMS = {
+    "sampleCount",
+    "aspectRatio",
+    "sampleImageSize",
+    "personGeneration",
+    "includeRaiReason",
+    "includeSafetyAttributes",
+    "language",
+    "imageSize",
+}
+VERTEX_PARAMS = GEMINI_PARAMS | {
+    "seed",
+    "negativePrompt",
+    "outputOptions",
+    "addWatermark",
+    "enhancePrompt",
+    "safetySetting",
+    "guidanceScale",
+    "storageUri",
+}
 RAI_REASON = "Your current safety filter threshold filtered out the prompt. (RAI_FILTERED)"
 
 
@@ -55,7 +77,7 @@ def check(body: Any, model: str, *, vertex: bool) -> str | None:
         return "parameters must be an object."
     unknown = set(params) - (VERTEX_PARAMS if vertex else GEMINI_PARAMS)
     if unknown:
-        return f'Invalid JSON payload received. Unknown name "{sorted(unknown)[0]}" at \'parameters\'.'
+        return f"Invalid JSON payload received. Unknown name \"{sorted(unknown)[0]}\" at 'parameters'."
     max_n, sizes = IMAGEN[model]
     n = params.get("sampleCount", 1)
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= max_n:
@@ -70,8 +92,15 @@ def check(body: Any, model: str, *, vertex: bool) -> str | None:
 
 
 async def predict(request: web.Request, state: GoogleFakeState, model: str, *, vertex: bool) -> web.StreamResponse:
-    record: dict[str, Any] = {"api": "vertex" if vertex else "gemini", "model": model, "method": "predict",
-                              "path": request.path, "query": dict(request.query), "body": None, "request": None}
+    record: dict[str, Any] = {
+        "api": "vertex" if vertex else "gemini",
+        "model": model,
+        "method": "predict",
+        "path": request.path,
+        "query": dict(request.query),
+        "body": None,
+        "request": None,
+    }
     state.seen.append(record)
     try:
         record["body"] = body = orjson.loads(await request.read())
@@ -97,8 +126,12 @@ async def predict(request: web.Request, state: GoogleFakeState, model: str, *, v
         width, height = pixel_size(params.get("aspectRatio", "1:1"), params.get("sampleImageSize", "1K"))
         mime = (params.get("outputOptions") or {}).get("mimeType", "image/png")
         fmt = "jpeg" if mime == "image/jpeg" else "png"
-        images = await asyncio.gather(*(asyncio.to_thread(make_image, width, height, fmt, f"{body['instances'][0]['prompt']}#{i}")
-                                        for i in range(params.get("sampleCount", 1))))
+        images = await asyncio.gather(
+            *(
+                asyncio.to_thread(make_image, width, height, fmt, f"{body['instances'][0]['prompt']}#{i}")
+                for i in range(params.get("sampleCount", 1))
+            )
+        )
         predictions = [{"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": mime} for data in images]
         return await send_body(request, orjson.dumps({"predictions": predictions}), decision=decision)
 

@@ -55,8 +55,15 @@ def _size(inp: dict[str, Any], first: tuple[int, int] | None) -> tuple[int, int]
     return pixel_size(ratio, tier)
 
 
-async def _generate(state: ReplicateFakeState, run: Run, model: str, latency: float, error: str | None,
-                    base: str, first: tuple[int, int] | None) -> None:
+async def _generate(
+    state: ReplicateFakeState,
+    run: Run,
+    model: str,
+    latency: float,
+    error: str | None,
+    base: str,
+    first: tuple[int, int] | None,
+) -> None:
     pred, inp = run.pred, run.pred["input"]
     try:
         await asyncio.sleep(latency * 0.1)
@@ -68,19 +75,25 @@ async def _generate(state: ReplicateFakeState, run: Run, model: str, latency: fl
             pred.update(status="failed", error=error, completed_at=now_iso())
             return
         width, height = _size(inp, first)
-        fmt = inp.get("output_format", "webp" if "output_format" in schemas("replicate")[model]["input"]["properties"]
-                      else "png")
+        fmt = inp.get(
+            "output_format", "webp" if "output_format" in schemas("replicate")[model]["input"]["properties"] else "png"
+        )
         count = int(inp.get("num_outputs", 1))
         urls = []
         for i in range(count):
-            data = await asyncio.to_thread(make_image, width, height, "jpeg" if fmt == "jpg" else fmt,
-                                           f"{inp['prompt']}#{i}")
+            data = await asyncio.to_thread(
+                make_image, width, height, "jpeg" if fmt == "jpg" else fmt, f"{inp['prompt']}#{i}"
+            )
             name = f"{pred['id']}-{i}.{fmt}"
             state.outputs[name] = (data, f"image/{'jpeg' if fmt == 'jpg' else fmt}")
             urls.append(f"{base}/files/{name}")
         many = schemas("replicate")[model]["output"].get("type") == "array"
-        pred.update(output=urls if many else urls[0], status="succeeded", completed_at=now_iso(),
-                    metrics={"predict_time": round(latency * 0.9, 3)})
+        pred.update(
+            output=urls if many else urls[0],
+            status="succeeded",
+            completed_at=now_iso(),
+            metrics={"predict_time": round(latency * 0.9, 3)},
+        )
     finally:
         if run.timer is not None:
             run.timer.cancel()
@@ -112,9 +125,23 @@ async def create(request: web.Request, model: str) -> web.StreamResponse:
         return _fault_response(decision.fault, state.injector)
     base, pid = base_url(request), new_id()
     urls = {"get": f"{base}/v1/predictions/{pid}", "cancel": f"{base}/v1/predictions/{pid}/cancel"}
-    run = Run(pred={"id": pid, "model": model, "version": version_id(model), "input": inp, "logs": "",
-                    "output": None, "error": None, "status": "starting", "created_at": now_iso(),
-                    "started_at": None, "completed_at": None, "metrics": {}, "urls": urls})
+    run = Run(
+        pred={
+            "id": pid,
+            "model": model,
+            "version": version_id(model),
+            "input": inp,
+            "logs": "",
+            "output": None,
+            "error": None,
+            "status": "starting",
+            "created_at": now_iso(),
+            "started_at": None,
+            "completed_at": None,
+            "metrics": {},
+            "urls": urls,
+        }
+    )
     first = None
     error = "The input or output was flagged as sensitive. (E005)" if decision.fault == "content_policy" else None
     for ref in _refs(inp):
@@ -126,7 +153,9 @@ async def create(request: web.Request, model: str) -> web.StreamResponse:
     state.runs[pid] = run
     loop = asyncio.get_running_loop()
     run.task = loop.create_task(_generate(state, run, model, decision.latency_s, error, base, first))
-    cancel_after = parse_duration(request.headers.get("Cancel-After", "")) if "Cancel-After" in request.headers else None
+    cancel_after = (
+        parse_duration(request.headers.get("Cancel-After", "")) if "Cancel-After" in request.headers else None
+    )
     if cancel_after is not None:
         run.timer = loop.call_later(cancel_after, _deadline, run)
     wait = prefer_wait(request.headers.get("Prefer", ""))
