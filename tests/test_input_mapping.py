@@ -111,7 +111,7 @@ def test_megapixel_pricing() -> None:
 
 
 def test_unknown_price_orders_last_and_is_refused_empty_otherwise(tmp_path: Path) -> None:
-    o = offer("flux-1-dev", "replicate")
+    o = offer("flux-2-pro", "replicate")
     request = req()
     spec = map_size(request, o.capabilities)
     assert o.price_unknown and candidate_micros(Pricer(), request, o, spec) == UNKNOWN_PRICE_MICROS

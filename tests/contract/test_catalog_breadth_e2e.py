@@ -133,8 +133,9 @@ def test_an_offer_without_a_published_price(gateway: ServerProcess) -> None:
     body = dry_run(gateway, model="qwen-image")
     assert body["price_unknown"] is True and body["total_cost_micros"] is None
     assert "most expensive" in body["note"]
-    # flux-dev: the priced fal offer goes first, the unpriced Replicate offer is the last resort
-    assert dry_run(gateway, model="flux-dev")["provider"] == "fal"
+    # flux-2-pro: the priced fal offer goes first, the unpriced Replicate offer is the last resort
+    assert dry_run(gateway, model="flux-2-pro")["provider"] == "fal"
+    assert dry_run(gateway, model="replicate/flux-2-pro")["price_unknown"] is True
 
 
 def test_imagen_through_predict(client: OpenAI) -> None:
