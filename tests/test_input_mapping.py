@@ -10,11 +10,13 @@ import pytest
 from imagegate.catalog import CatalogError, load_catalog
 from imagegate.catalog.schema import Offer
 from imagegate.core.errors import InvalidRequest, ModelNotFound
-from imagegate.core.types import ImageRequest, RenderSpec, Usage, billed_megapixels
+from imagegate.core.types import ImageRequest, ProviderPreferences, RenderSpec, Usage, billed_megapixels
 from imagegate.media.sizes import map_size
 from imagegate.pricing import cost
 from imagegate.pricing.pricer import UNKNOWN_PRICE_MICROS, Pricer, candidate_micros
 from imagegate.providers.input_mapping import build_input, check_params, endpoint
+from imagegate.router.ordering import filter_candidates
+from imagegate.router.types import Candidate
 
 CATALOG = load_catalog()
 
@@ -160,3 +162,11 @@ def test_shared_aliases(tmp_path: Path) -> None:
     clash.write_text(one.read_text().replace("acme-y", "acme-z").replace("[acme-family]", "[flux-dev]"))
     with pytest.raises(CatalogError, match="shared alias 'flux-dev'"):
         load_catalog([clash])
+
+
+def test_max_price_with_only_unpriced_offers_says_so() -> None:
+    o = offer("qwen-image", "fal")
+    with pytest.raises(InvalidRequest, match="no offer of this model has a published price"):
+        filter_candidates(
+            [Candidate(offer=o, estimated_cost_micros=UNKNOWN_PRICE_MICROS)], ProviderPreferences(max_price=1.0), None
+        )

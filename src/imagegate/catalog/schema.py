@@ -105,8 +105,7 @@ class InputMapping(_Frozen):
     generate_path: str = ""  # fal: appended to provider_model_id for a generation ("/text-to-image")
     edit_path: str = ""  # fal: appended for an edit ("/edit"); Replicate uses one endpoint for both
     prompt_field: str = "prompt"
-    n_field: str | None = None  # None: one image per call
-    max_n: int = Field(default=1, ge=1)
+    n_field: str | None = None  # None: one image per call (``capabilities.max_n`` says how many per call)
     images_field: str | None = None  # where input images go
     images_kind: Literal["list", "single"] = "list"
     images_on_generate: bool = False  # Replicate: the same endpoint takes optional input images

@@ -1,4 +1,6 @@
-"""A protocol-faithful fake of fal.ai's queue API, serving ``fal-ai/gemini-3-pro-image-preview`` (and ``/edit``).
+"""A protocol-faithful fake of fal.ai's queue API, serving ``fal-ai/gemini-3-pro-image-preview`` (and ``/edit``)
+and every catalog endpoint in ``imagegate/testing/schemas/fal.json`` (inputs validated against its published schema;
+``image_size`` enum or ``{width, height}``, else ``aspect_ratio``, gives the output size).
 
 Speaks what fal-client and our adapter rely on:
 
