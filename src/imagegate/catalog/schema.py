@@ -108,7 +108,6 @@ class InputMapping(_Frozen):
     n_field: str | None = None  # None: one image per call (``capabilities.max_n`` says how many per call)
     images_field: str | None = None  # where input images go
     images_kind: Literal["list", "single"] = "list"
-    images_on_generate: bool = False  # Replicate: the same endpoint takes optional input images
     size: Literal["aspect_ratio", "image_size", "none"] = "aspect_ratio"
     aspect_ratio_field: str = "aspect_ratio"
     ratio_values: dict[str, str] = {}  # "16:9" -> upstream value; empty = the ratio itself
