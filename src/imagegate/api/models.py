@@ -27,8 +27,10 @@ def _offer_from(model: ModelRecord, offer: Offer) -> int | None:
 
 
 def price_from(model: ModelRecord) -> dict[str, Any] | None:
-    """``{"usd", "micros", "provider", "per": "image"}`` of the cheapest offer, or None when none has a price."""
-    priced = [(m, o) for o in model.offers if (m := _offer_from(model, o)) is not None]
+    """``{"usd", "micros", "provider", "per": "image"}`` of the cheapest offer with a published price (local offers,
+    priced by this gateway's config, are left out), or None when none has one."""
+    published = [o for o in model.offers if o.pricing.source != "config"]
+    priced = [(m, o) for o in published if (m := _offer_from(model, o)) is not None]
     if not priced:
         return None
     micros, offer = min(priced, key=lambda p: p[0])
