@@ -163,6 +163,7 @@ def performance(services: Any, model: ModelRecord) -> dict[str, Any]:
         return {"providers": [], "window_days": services.settings.stats_window_days, "ready": False}
     snap = perf.snapshot
     names = {o.provider: o.provider_name for o in model.offers}
+    names.setdefault("placeholder", "Placeholder (offline)")
     rows = []
     measured = snap.model(model.id)
     order = [o.provider for o in model.offers if o.provider in measured] + sorted(

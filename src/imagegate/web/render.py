@@ -74,7 +74,10 @@ def format_usd(value: float | None) -> str:
         return "$0"
     if abs(value) >= 1:
         return f"${value:,.2f}"
-    return "$" + f"{value:.4f}".rstrip("0").rstrip(".") if abs(value) >= 0.0001 else f"${value:.6f}"
+    if abs(value) < 0.0001:
+        return f"${value:.6f}"
+    text = f"{value:.4f}".rstrip("0")
+    return "$" + (text + "0" if len(text.split(".")[1]) < 2 else text)
 
 
 def format_ms(value: float | None) -> str:
