@@ -125,7 +125,7 @@ def test_crawl_from_home_reaches_every_page_cleanly(gateway: ServerProcess, brow
         target = urldefrag(target)[0]
         if not target.startswith(origin):
             return  # another host (a provider's price page)
-        rel = target[len(origin):] or "/"
+        rel = target[len(origin) :] or "/"
         if rel in ("/v1", "/openai/v1"):
             return  # the API's base URL, printed as text in the markdown: not a page
         if rel not in seen:

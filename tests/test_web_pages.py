@@ -69,8 +69,10 @@ class FakeArena:
              "ties": int(ti), "battles": int(b), "rank": int(r), "of": int(o)}
             for t, e, w, ls, ti, b, r, o in re.findall(comp, arena)
         ]  # fmt: skip
-        cat = (r"### (.+?) \((Text-to-Image|Image Editing)\) - Rank: #(\d+) of (\d+) - Elo: (\d+) - Record: (\d+)W / "
-               r"(\d+)L / (\d+)T \((\d+) battles\) - Win Rate: ([\d.]+)%")
+        cat = (
+            r"### (.+?) \((Text-to-Image|Image Editing)\) - Rank: #(\d+) of (\d+) - Elo: (\d+) - Record: (\d+)W / "
+            r"(\d+)L / (\d+)T \((\d+) battles\) - Win Rate: ([\d.]+)%"
+        )
         tasks = {"Text-to-Image": "text-to-image", "Image Editing": "image-editing"}
         self.categories = [
             {"slug": t.lower(), "title": t, "task": tasks[k], "rank": int(r), "of": int(o), "rating": float(e),

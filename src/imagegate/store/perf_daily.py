@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Date, Engine, Float, Integer, String, Text, select, text, update
+from sqlalchemy import BigInteger, Date, Engine, Float, Integer, String, Table, Text, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from imagegate.store.models import AttemptRow, Base
@@ -147,7 +147,8 @@ def refresh(engine: Engine) -> int:
 
 
 def _refresh_batch(engine: Engine) -> int:
-    table, state = PerfDailyRow.__table__, PerfRollupState.__table__
+    table: Table = PerfDailyRow.__table__  # type: ignore[assignment]
+    state: Table = PerfRollupState.__table__  # type: ignore[assignment]
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})

@@ -53,8 +53,10 @@ def daily_chart(points: Sequence[DayPoint], start: date, end: date, label: str) 
     for frac in (0, 0.25, 0.5, 0.75, 1):
         yy = TOP + plot_h * (1 - frac)
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{yy + 4:.1f}" class="axis" text-anchor="end">'
-                     f"{escape(_seconds(top_ms * frac))}</text>")
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{yy + 4:.1f}" class="axis" text-anchor="end">'
+            f"{escape(_seconds(top_ms * frac))}</text>"
+        )
         parts.append(f'<text x="{W - RIGHT + 6}" y="{yy + 4:.1f}" class="axis">{frac * 100:.0f}%</text>')
     p50: list[str] = []
     p95: list[str] = []
@@ -86,7 +88,9 @@ def daily_chart(points: Sequence[DayPoint], start: date, end: date, label: str) 
                 parts.append(f'<circle class="{cls}" cx="{cx}" cy="{cy}" r="2.5"/>')
     for i in (0, days // 2, days - 1):
         day = start + timedelta(days=i)
-        parts.append(f'<text x="{x(i):.1f}" y="{H - 10}" class="axis" text-anchor="middle">'
-                     f"{escape(day.strftime('%b %d'))}</text>")
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{H - 10}" class="axis" text-anchor="middle">'
+            f"{escape(day.strftime('%b %d'))}</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

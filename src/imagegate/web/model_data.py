@@ -21,6 +21,8 @@ from imagegate.web.chart import daily_chart
 from imagegate.web.render import format_usd
 from imagegate.web.snippets import GENERATE_PROMPT, examples
 
+__all__ = ["examples", "model_context", "model_url", "router_view", "static_offers"]
+
 RESOLUTIONS = ("1K", "2K", "4K")
 EMPTY_ARENA: dict[str, list[Any]] = {"competitions": [], "categories": []}
 
@@ -84,21 +86,23 @@ def price_rows(services: Any, offer: Offer) -> list[PriceRow]:
 
 def static_offers(services: Any, model: ModelRecord) -> list[dict[str, Any]]:
     """Offers with their components and per-image prices (cached per model: they only change with the catalog)."""
-    cache: dict[str, Any] = services.pages.cache
+    cache: dict[Any, Any] = services.pages.cache
     key = ("offers", model.id)
     hit = cache.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
-    out = []
+    out: list[dict[str, Any]] = []
     for offer in model.offers:
-        out.append({
-            "offer": offer,
-            "components": [_component(c) for c in offer.pricing.components],
-            "prices": price_rows(services, offer),
-        })
+        out.append(
+            {
+                "offer": offer,
+                "components": [_component(c) for c in offer.pricing.components],
+                "prices": price_rows(services, offer),
+            }
+        )
     for o in out:
         o["components_json"] = orjson.dumps(o["components"]).decode()
-        o["notes_json"] = orjson.dumps(list(o["offer"].pricing.notes)).decode()
+        o["notes_json"] = orjson.dumps(list(o["offer"].pricing.notes)).decode()  # type: ignore[attr-defined]
     cache[key] = (model, out)
     return out
 
@@ -166,18 +170,18 @@ def performance(services: Any, model: ModelRecord) -> dict[str, Any]:
     names.setdefault("placeholder", "Placeholder (offline)")
     rows = []
     measured = snap.model(model.id)
-    order = [o.provider for o in model.offers if o.provider in measured] + sorted(
-        p for p in measured if p not in names
-    )
+    order = [o.provider for o in model.offers if o.provider in measured] + sorted(p for p in measured if p not in names)
     for provider in order:
         pp = measured[provider]
         label = f"{names.get(provider, provider)}: daily p50/p95 generation time and success rate"
-        rows.append({
-            "provider": provider,
-            "provider_name": names.get(provider, provider),
-            "figures": pp.figures,
-            "chart": daily_chart(pp.daily, snap.start, snap.end, label),
-        })
+        rows.append(
+            {
+                "provider": provider,
+                "provider_name": names.get(provider, provider),
+                "figures": pp.figures,
+                "chart": daily_chart(pp.daily, snap.start, snap.end, label),
+            }
+        )
     return {"providers": rows, "window_days": snap.window_days, "ready": perf.ready.is_set()}
 
 
@@ -186,8 +190,8 @@ def faq(model: ModelRecord, offers: list[dict[str, Any]], api_base: str) -> list
     name = model.name
     start = price_from(offers)
     cost = (
-        f"{name} starts at {format_usd(start)} per image through this gateway. Pricing varies by provider and resolution. "
-        "imagegate does not add any markup to provider pricing."
+        f"{name} starts at {format_usd(start)} per image through this gateway. Pricing varies by provider and "
+        "resolution. imagegate does not add any markup to provider pricing."
         if start is not None
         else f"This gateway has no per-image price for {name} yet."
     )
@@ -235,11 +239,14 @@ def links(model: ModelRecord, base_url: str, registered: set[str]) -> list[tuple
     return out
 
 
-async def model_context(services: Any, model: ModelRecord, registered: set[str]) -> dict[str, Any]:
+async def model_context(
+    services: Any, model: ModelRecord, registered: set[str], arena: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
     renderer = services.pages
     offers = static_offers(services, model)
     active = set(services.providers)
-    arena = await arena_summary(services, model.id)
+    if arena is None:
+        arena = await arena_summary(services, model.id)
     api_base = renderer.base_url + "/v1"
     gallery_count = len(model.gallery) + len(arena["competitions"])
     return {
@@ -271,8 +278,9 @@ async def router_view(services: Any, model: ModelRecord) -> dict[str, Any]:
             spec = gateway.map_size(request, offer.capabilities)
         except GatewayError:
             continue
-        candidates.append(Candidate(offer=offer, estimated_cost_micros=router.pricer.estimate_micros(request, offer,
-                                                                                                     spec)))
+        candidates.append(
+            Candidate(offer=offer, estimated_cost_micros=router.pricer.estimate_micros(request, offer, spec))
+        )
     if not candidates:
         return {"views": [], "policy": router.policy_for(model.id).routing.policy}
     snap = await router.snapshot(model.id, [c.provider for c in candidates])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -59,14 +60,16 @@ async def models_list(request: Request) -> Response:
         offers = model_data.static_offers(services, m)
         summary = await model_data.arena_summary(services, m.id)
         overall = snap.overall(m.id) if snap is not None else None
-        rows.append({
-            "model": m,
-            "url": model_data.model_url(m),
-            "price": model_data.cheapest_1k(offers),
-            "providers": [o.provider_name for o in m.offers if o.provider in active],
-            "rating": model_data.arena_rating(summary),
-            "p50": overall["latency_p50_ms"] if overall else None,
-        })
+        rows.append(
+            {
+                "model": m,
+                "url": model_data.model_url(m),
+                "price": model_data.cheapest_1k(offers),
+                "providers": [o.provider_name for o in m.offers if o.provider in active],
+                "rating": model_data.arena_rating(summary),
+                "p50": overall["latency_p50_ms"] if overall else None,
+            }
+        )
     if sort == "price":
         rows.sort(key=lambda r: (r["price"] is None, r["price"] or 0, r["model"].name))
     elif sort == "rating":
@@ -116,8 +119,22 @@ async def model_page(request: Request) -> Response:
         return found
     services = request.app.state.services
     r = renderer(request)
-    context = await model_data.model_context(services, found, set(r.registered(request)))
-    return r.render(request, "model", context)
+    arena = await model_data.arena_summary(services, found.id)
+    stamp = services.perf.snapshot.taken_at if services.perf is not None else 0.0
+    key = (found.id, stamp, fingerprint(arena), len(services.providers))
+
+    async def build() -> dict[str, Any]:
+        return await model_data.model_context(services, found, set(r.registered(request)), arena=arena)
+
+    return await r.render_cached(request, "model", key, build)
+
+
+def fingerprint(value: Any) -> bytes:
+    """A cache key for plain data (the arena's summary)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return repr(value).encode()
 
 
 async def providers_page(request: Request) -> Response:
@@ -140,14 +157,17 @@ async def api_page(request: Request) -> Response:
     services = request.app.state.services
     r = renderer(request)
     limits = services.limits
-    context: dict[str, Any] = {
-        "model": found,
-        "url": model_data.model_url(found),
-        "table": params.table(found, limits.max_prompt_chars, limits.max_n),
-        "examples": model_data.examples(r.base_url + "/v1", found.id, "image-editing" in found.tasks),
-        "schema_url": f"{r.base_url}/v1/models/{found.id}?schema=true",
-    }
-    return r.render(request, "api", context)
+
+    async def build() -> dict[str, Any]:
+        return {
+            "model": found,
+            "url": model_data.model_url(found),
+            "table": params.table(found, limits.max_prompt_chars, limits.max_n),
+            "examples": model_data.examples(r.base_url + "/v1", found.id, "image-editing" in found.tasks),
+            "schema_url": f"{r.base_url}/v1/models/{found.id}?schema=true",
+        }
+
+    return await r.render_cached(request, "api", found.id, build)  # catalog data only
 
 
 async def site_index(request: Request) -> Response:

@@ -48,10 +48,20 @@ def params(model: ModelRecord, max_prompt_chars: int, max_n: int) -> list[Param]
         Param("style", "string", "Style (DALL-E 3 style values).", enum=STYLES),
         Param("seed", "integer", "Seed, where the provider takes one."),
         Param("user", "string", "Your end user's id (logged)."),
-        Param("provider", "object", f"Routing preferences: only, ignore, order, sort ({', '.join(SORTS)}), "
-              "allow_fallbacks, max_price (USD)."),
-        Param("image", "file", f"Input image(s), up to {max_images}; multipart field image or image[].",
-              modes=("editing",), required=True, minimum=1, maximum=max_images or None),
+        Param(
+            "provider",
+            "object",
+            f"Routing preferences: only, ignore, order, sort ({', '.join(SORTS)}), allow_fallbacks, max_price (USD).",
+        ),
+        Param(
+            "image",
+            "file",
+            f"Input image(s), up to {max_images}; multipart field image or image[].",
+            modes=("editing",),
+            required=True,
+            minimum=1,
+            maximum=max_images or None,
+        ),
         Param("mask", "file", "PNG mask; transparent pixels mark where to edit.", modes=("editing",)),
     ]
 
@@ -110,7 +120,8 @@ def treatment(param: Param, offer: Offer) -> tuple[str, str]:
         return "emulated", "the gateway stores the image and returns a URL or base64"
     if param.name == "n":
         if caps.max_n > 1:
-            return ("renamed" if offer.provider == "fal" else "passed"), f"up to {caps.max_n} per call, more in parallel"
+            kind = "renamed" if offer.provider == "fal" else "passed"
+            return kind, f"up to {caps.max_n} per call, more in parallel"
         return "emulated", "one upstream call per image, in parallel"
     if param.name == "output_format":
         native = ", ".join(caps.output_formats)
@@ -134,11 +145,13 @@ def table(model: ModelRecord, max_prompt_chars: int, max_n: int) -> dict[Mode, l
             if mode == "editing" and not editing:
                 continue
             offers = [o for o in model.offers if mode == "generation" or o.capabilities.supports_edit]
-            out[mode].append({
-                "param": p,
-                "range": _range(p),
-                "providers": [(o, *treatment(p, o)) for o in offers],
-            })
+            out[mode].append(
+                {
+                    "param": p,
+                    "range": _range(p),
+                    "providers": [(o, *treatment(p, o)) for o in offers],
+                }
+            )
     if not editing:
         del out["editing"]
     return out

@@ -8,16 +8,22 @@ the ``md`` filter, which escapes markdown and HTML syntax). The request path dec
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
-NAV = (("Models", "/models"), ("Arena", "/arena"), ("Playground", "/playground"), ("Gallery", "/gallery"),
-       ("Usage", "/usage"))  # shown when the app has the route (other features add theirs)
+NAV = (
+    ("Models", "/models"),
+    ("Arena", "/arena"),
+    ("Playground", "/playground"),
+    ("Gallery", "/gallery"),
+    ("Usage", "/usage"),
+)  # shown when the app has the route (other features add theirs)
 MARKDOWN_MEDIA_TYPE = "text/markdown; charset=utf-8"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
@@ -127,6 +133,7 @@ class PageRenderer:
         self.html, self.md = _environments()
         self.cache: dict[Any, Any] = {}  # values that only change with the catalog (per-image prices, ...)
         self._paths: tuple[Any, frozenset[str]] | None = None
+        self._pages: dict[Hashable, tuple[bytes, str]] = {}  # rendered pages, see render_cached
 
     def registered(self, request: Request) -> frozenset[str]:
         """The paths of the app's routes (static paths only): the nav and the links show only pages that exist."""
@@ -147,12 +154,28 @@ class PageRenderer:
         }
 
     def render(self, request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+        body, media_type = self._body(request, name, context)
+        return Response(body, status_code=status_code, media_type=media_type)
+
+    def _body(self, request: Request, name: str, context: dict[str, Any]) -> tuple[bytes, str]:
         values = {**self.globals(request), **context}
         if wants_markdown(request.url.path):
-            body = self.md.get_template(f"{name}.md").render(values)
-            return Response(body, status_code=status_code, media_type=MARKDOWN_MEDIA_TYPE)
-        body = self.html.get_template(f"{name}.html").render(values)
-        return HTMLResponse(body, status_code=status_code)
+            return self.md.get_template(f"{name}.md").render(values).encode(), MARKDOWN_MEDIA_TYPE
+        return self.html.get_template(f"{name}.html").render(values).encode(), "text/html; charset=utf-8"
+
+    async def render_cached(
+        self, request: Request, name: str, key: Hashable, build: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> Response:
+        """Render once per ``key`` (which must name everything the page shows that can change: the path, the
+        performance snapshot, the arena summary...), then serve the bytes."""
+        full = (name, request.url.path, key)
+        hit = self._pages.get(full)
+        if hit is None:
+            hit = self._body(request, name, await build())
+            if len(self._pages) >= 512:
+                self._pages.clear()
+            self._pages[full] = hit
+        return Response(hit[0], media_type=hit[1])
 
 
 def wants_markdown(path: str) -> bool:

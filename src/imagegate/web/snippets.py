@@ -42,6 +42,7 @@ def examples(api_base: str, model_id: str, editing: bool) -> list[Example]:
 
 
 def _generation(base: str, model: str) -> tuple[Snippet, ...]:
+    files = base.rsplit("/v1", 1)[0] + "/files/..."
     curl = f"""curl -X POST \\
   {base}/images/generations \\
   -H "Authorization: Bearer ${KEY_ENV}" \\
@@ -52,7 +53,7 @@ def _generation(base: str, model: str) -> tuple[Snippet, ...]:
     "size": {_q(SIZE)}
   }}'
 # Response:
-# {{ "created": 1234567890, "data": [{{ "url": "{base.rsplit('/v1', 1)[0]}/files/..." }}] }}"""
+# {{ "created": 1234567890, "data": [{{ "url": "{files}" }}] }}"""
     js = f"""import OpenAI from "openai";
 
 const client = new OpenAI({{
