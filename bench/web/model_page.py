@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import platform
 import random
@@ -77,6 +78,29 @@ def timed_gets(client: httpx.Client, path: str, n: int) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(out), 2), "max_ms": round(max(out), 2)}  # fmt: skip
 
 
+async def uncached_renders(data_dir: Path, n: int) -> dict[str, float]:
+    """The model page rendered from scratch every time (the rendered-page cache emptied before each request):
+    what the first view after each rollup refresh costs. In process, through the ASGI app."""
+    from imagegate.api.app import create_app
+    from imagegate.settings import Settings
+
+    app = create_app(Settings.load(env={}, data_dir=data_dir))
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        await services.perf.refresh()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            out = []
+            for _ in range(n):
+                services.pages._pages.clear()
+                t0 = time.perf_counter()
+                r = await client.get(PAGE)
+                out.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 200
+    return {"n": n, "p50_ms": round(pct(out, 50), 2), "p99_ms": round(pct(out, 99), 2),
+            "mean_ms": round(statistics.fmean(out), 2)}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -121,6 +145,7 @@ def main() -> None:
                 favicon = client.get("/static/favicon.svg").content
         finally:
             proc.stop()
+        uncached = asyncio.run(uncached_renders(data_dir, max(50, args.requests // 10)))
     result = {
         "command": "python bench/web/model_page.py " + " ".join(sys.argv[1:]),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -136,6 +161,7 @@ def main() -> None:
         "model_page_html": html,
         "model_page_md": md,
         "models_list_html": listing,
+        "model_page_html_uncached_in_process": uncached,
         "providers_api_raw_scan": scan,
         "weight_bytes": {
             "html": len(body),
