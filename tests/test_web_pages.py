@@ -318,3 +318,31 @@ def test_pages_behind_a_key_when_not_public(tmp_path: Path) -> None:
         assert c.get(PAGE + ".md").status_code == 401
         assert c.get(PAGE, headers={"Authorization": "Bearer sk-master-test"}).status_code == 200
         assert "sk-master-test" not in c.get(PAGE, headers={"Authorization": "Bearer sk-master-test"}).text
+
+
+def test_arena_summary_reads_an_injected_arena_sync_or_async() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from imagegate.web.model_data import arena_rating, arena_summary
+
+    fake = FakeArena(seed_text())
+    got = asyncio.run(arena_summary(SimpleNamespace(arena=fake), "gemini-3-pro-image-preview"))
+    assert len(got["competitions"]) == 18 and len(got["categories"]) == 7
+    assert got["competitions"][0] == {"slug": "man-and-car-in-california", "title": "Man and Car in California",
+                                      "rating": 1292.0, "wins": 53, "losses": 26, "ties": 1, "battles": 80,
+                                      "rank": 1, "of": 13}  # fmt: skip
+    assert asyncio.run(arena_summary(SimpleNamespace(), "x")) == {"competitions": [], "categories": []}
+
+    class AsyncArena:
+        async def model_summary(self, model_id: str) -> None:
+            return None
+
+    assert asyncio.run(arena_summary(SimpleNamespace(arena=AsyncArena()), "x")) == {
+        "competitions": [],
+        "categories": [],
+    }
+    rating = arena_rating(got)
+    assert rating is not None and 1127 < rating < 1292
+    assert arena_rating({"rating": 1300, "competitions": []}) == 1300
+    assert arena_rating({"competitions": [], "categories": []}) is None
