@@ -256,7 +256,7 @@ def test_performance_section_shows_the_logs_figures(gateway: ServerProcess) -> N
         assert requests == raw[provider]["requests"]  # the examples' own requests went to the placeholder
         assert abs(p50 - raw[provider]["latency_p50_ms"]) <= 0.021 * raw[provider]["latency_p50_ms"] + 1
     html = httpx.get(gateway.url + MODEL).text
-    assert html.count('<svg class="chart"') >= 3  # the seeded providers (+ the placeholder once the examples' rows are in)
+    assert html.count('<svg class="chart"') >= 3  # seeded providers (+ the placeholder once the examples' rows are in)
 
 
 @pytest.mark.parametrize("width", [1280, 390])
