@@ -29,12 +29,14 @@ def upgrade() -> None:
         sa.Column("ttfb_hist", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("model", "provider", "day", name="pk_perf_daily"),
     )
-    op.create_table(
+    state = op.create_table(
         "perf_rollup_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("last_attempt_id", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_perf_rollup_state"),
     )
+    # The watermark row exists from the start, so a refresher's first UPDATE takes SQLite's write lock.
+    op.bulk_insert(state, [{"id": 1, "last_attempt_id": 0}])
 
 
 def downgrade() -> None:
