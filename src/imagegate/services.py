@@ -23,6 +23,7 @@ from imagegate.store.blobs import LocalBlobStore
 from imagegate.store.db import Database, run_migrations
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
+from imagegate.web.perf import PagePerformance
 from imagegate.web.render import PageRenderer
 
 log = logging.getLogger("imagegate")
@@ -43,11 +44,14 @@ class Services:
     metrics: Metrics
     pages: PageRenderer
     banner: list[str] = field(default_factory=list)
+    perf: PagePerformance | None = None  # the web pages' performance rollup (issue 10)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.recorder.start()
         self._tasks.append(asyncio.create_task(self._sweep_blobs(), name="imagegate-blob-sweeper"))
+        if self.perf is not None:
+            self._tasks.append(asyncio.create_task(self.perf.run(), name="imagegate-perf-rollup"))
 
     async def _sweep_blobs(self) -> None:
         while True:
@@ -138,4 +142,5 @@ async def build_services(settings: Settings) -> Services:
         metrics=metrics,
         pages=PageRenderer(base),
         banner=banner,
+        perf=PagePerformance(db, settings.stats_window_days, settings.perf_refresh_s),
     )

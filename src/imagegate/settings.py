@@ -81,6 +81,7 @@ class Settings:
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
+    perf_refresh_s: float = 30.0  # how often the pages' performance rollup folds in new attempts (issue 10)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     local: dict[str, Any] = field(default_factory=dict)  # local diffusers pipelines (providers/local/config.py)
 
@@ -154,6 +155,7 @@ class Settings:
             "IMAGEGATE_WORKERS": ("workers", int),
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
             "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
+            "IMAGEGATE_PERF_REFRESH_S": ("perf_refresh_s", float),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

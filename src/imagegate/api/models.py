@@ -62,7 +62,13 @@ async def list_models(request: Request) -> Response:
 async def retrieve_model(request: Request) -> Response:
     catalog = request.app.state.services.catalog
     model, _forced = catalog.resolve(request.path_params["model_id"])
-    return Response(orjson.dumps(model_object(model)), media_type="application/json")
+    body = model_object(model)
+    if request.query_params.get("schema", "").lower() in ("true", "1"):  # the request schema per mode (issue 10)
+        from imagegate.web.params import json_schema
+
+        limits = request.app.state.services.limits
+        body["schema"] = json_schema(model, limits.max_prompt_chars, limits.max_n)
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 async def model_providers(request: Request) -> Response:

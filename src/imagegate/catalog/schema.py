@@ -7,6 +7,7 @@ Loaded once at start; invalid files are refused with the file and the field name
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -163,6 +164,38 @@ class Specifications(_Frozen):
     output_modalities: tuple[str, ...] = ()
 
 
+# --- Web catalog page fields (issue 10): all optional, so catalog files without them validate. ---------------------
+
+
+class About(_Frozen):
+    """The model page's About section."""
+
+    overview: str = ""
+    strengths: tuple[str, ...] = ()  # "**Title:** text" lines (markdown emphasis allowed)
+    limitations: tuple[str, ...] = ()
+    technical_background: str = ""
+    best_for: str = ""
+
+
+class GalleryEntry(_Frozen):
+    """A curated example: the prompt and an image shipped with the package (``web/static/gallery/...``)."""
+
+    prompt: str = Field(min_length=1)
+    image: str = Field(pattern=r"^gallery/[a-z0-9][a-z0-9._/-]*\.webp$")  # path under web/static
+    task: Literal["text-to-image", "image-editing"] = "text-to-image"
+    title: str | None = None
+
+
+class FaqEntry(_Frozen):
+    """An extra question for the FAQ (the computed ones, price, capabilities, API use, providers, come first)."""
+
+    question: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+
+
+CREATOR_SLUG = r"^[a-z0-9][a-z0-9.-]*$"
+
+
 class ModelRecord(_Frozen):
     id: str
     name: str
@@ -182,6 +215,18 @@ class ModelRecord(_Frozen):
     tasks: tuple[Literal["text-to-image", "image-editing"], ...] = ("text-to-image",)
     offers: tuple[Offer, ...]
     example_prompt: str | None = None
+    # --- web catalog page fields (issue 10) ---
+    creator_slug: str | None = Field(default=None, pattern=CREATOR_SLUG)  # URL segment: /models/{creator_slug}/{id}
+    tagline: str | None = None  # one line under the title; default: the description
+    about: About = About()
+    faq: tuple[FaqEntry, ...] = ()
+    gallery: tuple[GalleryEntry, ...] = ()
+
+    @property
+    def creator_key(self) -> str:
+        """The creator's URL segment: ``creator_slug`` when the catalog gives one, else the creator lower-cased
+        with runs of other characters as ``-`` (``Black Forest Labs`` -> ``black-forest-labs``)."""
+        return self.creator_slug or re.sub(r"[^a-z0-9.]+", "-", self.creator.lower()).strip("-")
 
     def offer(self, provider: str) -> Offer | None:
         for o in self.offers:
