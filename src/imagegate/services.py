@@ -23,6 +23,7 @@ from imagegate.store.blobs import LocalBlobStore
 from imagegate.store.db import Database, run_migrations
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
+from imagegate.tenancy import KeyDirectory, Tenancy, build_tenancy
 
 log = logging.getLogger("imagegate")
 
@@ -40,6 +41,7 @@ class Services:
     auth: Authenticator
     limits: Limits
     metrics: Metrics
+    tenancy: Tenancy
     banner: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -66,6 +68,7 @@ class Services:
         for provider in self.providers.values():
             with contextlib.suppress(Exception):
                 await provider.aclose()
+        await self.tenancy.aclose()
         close_state = getattr(self.router.state, "aclose", None)
         if close_state is not None:
             await close_state()
@@ -110,13 +113,9 @@ async def build_services(settings: Settings) -> Services:
         metrics=metrics,
     )
     has_db_keys = await asyncio.to_thread(db.has_api_keys)
-    lookup = None
-    if has_db_keys:
-
-        async def lookup(token: str) -> str | None:
-            return await asyncio.to_thread(db.verify_api_key, token)
-
-    auth = Authenticator(settings.master_key, settings.api_keys, lookup)
+    tenancy = build_tenancy(settings, db, gateway)
+    # database keys are looked up at every request, fresh across replicas (tenancy/directory.py): no restart
+    auth = Authenticator(settings.master_key, settings.api_keys, KeyDirectory(tenancy.keys), has_db_keys=has_db_keys)
     return Services(
         settings=settings,
         catalog=catalog,
@@ -129,5 +128,6 @@ async def build_services(settings: Settings) -> Services:
         auth=auth,
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
         metrics=metrics,
+        tenancy=tenancy,
         banner=banner,
     )
