@@ -23,7 +23,7 @@ from imagegate.store.blobs import LocalBlobStore
 from imagegate.store.db import Database, run_migrations
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
-from imagegate.tenancy import KeyDirectory, Tenancy, build_tenancy
+from imagegate.tenancy import Tenancy, build_tenancy
 
 log = logging.getLogger("imagegate")
 
@@ -115,7 +115,7 @@ async def build_services(settings: Settings) -> Services:
     has_db_keys = await asyncio.to_thread(db.has_api_keys)
     tenancy = build_tenancy(settings, db, gateway)
     # database keys are looked up at every request, fresh across replicas (tenancy/directory.py): no restart
-    auth = Authenticator(settings.master_key, settings.api_keys, KeyDirectory(tenancy.keys), has_db_keys=has_db_keys)
+    auth = Authenticator(settings.master_key, settings.api_keys, tenancy.directory, has_db_keys=has_db_keys)
     return Services(
         settings=settings,
         catalog=catalog,

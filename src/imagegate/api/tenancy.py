@@ -50,6 +50,7 @@ async def create_key(request: Request) -> Response:
     services = request.app.state.services
     fields = parse_key_body(await _read_json(request, _MAX_KEY_BODY), services.catalog)
     view, secret = await asyncio.to_thread(services.tenancy.keys.create, fields)
+    services.tenancy.directory.invalidate()
     return _json({**view, "key": secret}, status=201)
 
 
@@ -74,6 +75,7 @@ async def update_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
     fields = parse_key_body(await _read_json(request, _MAX_KEY_BODY), services.catalog, partial=True)
     view = await asyncio.to_thread(services.tenancy.keys.update, key_id, fields)
+    services.tenancy.directory.invalidate()
     if view is None:
         raise _not_found(key_id)
     return _json(view)
@@ -82,7 +84,9 @@ async def update_key(request: Request) -> Response:
 async def revoke_key(request: Request) -> Response:
     _require_master(request)
     key_id = request.path_params["key_id"]
-    view = await asyncio.to_thread(request.app.state.services.tenancy.keys.revoke, key_id)
+    tenancy = request.app.state.services.tenancy
+    view = await asyncio.to_thread(tenancy.keys.revoke, key_id)
+    tenancy.directory.invalidate()
     if view is None:
         raise _not_found(key_id)
     return _json({**view, "deleted": True})

@@ -51,6 +51,10 @@ class KeyDirectory:
             self._live = live
             self._checked = self._clock()
 
+    def invalidate(self) -> None:
+        """Keys changed in this process: re-read the version at the next request (other processes poll it)."""
+        self._checked = float("-inf")
+
     async def has_live_keys(self) -> bool:
         await self._fresh()
         return self._live > 0

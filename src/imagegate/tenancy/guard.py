@@ -19,6 +19,7 @@ from imagegate.core.errors import GatewayError, RateLimitedError
 from imagegate.core.types import ImageRequest
 from imagegate.pipeline import Gateway
 from imagegate.tenancy.budgets import BudgetLedger, Reservation, Usage
+from imagegate.tenancy.directory import KeyDirectory
 from imagegate.tenancy.keystore import KeyStore
 from imagegate.tenancy.policy import MICROS, KeyPolicy, Principal, model_not_allowed
 from imagegate.tenancy.ratelimit import Decision, RateLimiter, duration
@@ -115,6 +116,7 @@ class Hold:
 class Tenancy:
     def __init__(self, *, keys: KeyStore, ledger: BudgetLedger, limiter: RateLimiter, gateway: Gateway) -> None:
         self.keys = keys
+        self.directory = KeyDirectory(keys)  # the authenticator's look-up of database keys
         self.ledger = ledger
         self.limiter = limiter
         self.gateway = gateway
