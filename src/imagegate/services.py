@@ -19,7 +19,7 @@ from imagegate.providers.base import Provider
 from imagegate.providers.registry import build_providers
 from imagegate.router import MemoryRouterState, Router, RouterConfig
 from imagegate.settings import Settings
-from imagegate.store.blobs import LocalBlobStore
+from imagegate.store.blobs import BlobStore, LocalBlobStore
 from imagegate.store.db import Database, run_migrations
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
@@ -33,7 +33,7 @@ class Services:
     settings: Settings
     catalog: Catalog
     db: Database
-    blobs: LocalBlobStore
+    blobs: BlobStore
     recorder: RequestRecorder
     providers: dict[str, Provider]
     router: Router
@@ -83,12 +83,29 @@ def _router_state(settings: Settings):  # type: ignore[no-untyped-def]
     return MemoryRouterState()
 
 
+def build_blob_store(settings: Settings, db: Database) -> BlobStore:
+    """The data directory by default; S3-compatible storage when ``blob_url`` is ``s3://bucket/prefix``."""
+    if not settings.blob_url:
+        return LocalBlobStore(settings.blob_dir, db)
+    from imagegate.store.s3_blobs import S3BlobStore
+
+    return S3BlobStore(
+        settings.blob_url,
+        db,
+        endpoint=settings.blob_endpoint,
+        region=settings.blob_region,
+        access_key_id=settings.blob_access_key_id,
+        secret_access_key=settings.blob_secret_access_key,
+        presign=settings.blob_presign,
+    )
+
+
 async def build_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = load_catalog(settings.catalog_dirs)
     await asyncio.to_thread(run_migrations, settings.db_url)
     db = Database(settings.db_url)
-    blobs = LocalBlobStore(settings.blob_dir, db)
+    blobs = build_blob_store(settings, db)
     recorder = RequestRecorder(db)
     providers, banner = build_providers(settings)
     router = Router(_router_state(settings), RouterConfig.from_dict(settings.routing))

@@ -81,6 +81,13 @@ class Settings:
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    # blob store: the data directory by default; s3://bucket/prefix for S3-compatible storage (the s3 extra)
+    blob_url: str | None = None
+    blob_endpoint: str | None = None  # e.g. http://minio:9000 (default: AWS's endpoint for the region)
+    blob_region: str | None = None
+    blob_access_key_id: str | None = None  # default: the AWS_* environment / instance credentials
+    blob_secret_access_key: str | None = None
+    blob_presign: bool = False  # image URLs redirect to presigned S3 URLs instead of streaming through the gateway
 
     def __post_init__(self) -> None:
         for name in PROVIDER_ENV:
@@ -151,6 +158,12 @@ class Settings:
             "IMAGEGATE_PLACEHOLDER": ("placeholder", str),
             "IMAGEGATE_WORKERS": ("workers", int),
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
+            "IMAGEGATE_BLOB_URL": ("blob_url", str),
+            "IMAGEGATE_BLOB_ENDPOINT": ("blob_endpoint", str),
+            "IMAGEGATE_BLOB_REGION": ("blob_region", str),
+            "IMAGEGATE_BLOB_ACCESS_KEY_ID": ("blob_access_key_id", str),
+            "IMAGEGATE_BLOB_SECRET_ACCESS_KEY": ("blob_secret_access_key", str),
+            "IMAGEGATE_BLOB_PRESIGN": ("blob_presign", _flag),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

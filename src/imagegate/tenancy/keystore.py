@@ -45,7 +45,7 @@ def to_policy(key: ApiKeyRow, row: KeyPolicyRow | None) -> KeyPolicy:
 def key_view(key: ApiKeyRow, row: KeyPolicyRow | None) -> dict[str, Any]:
     """A key as the admin API and the CLI show it: never the secret, nor its hash."""
     p = to_policy(key, row)
-    budget = None
+    budget: dict[str, Any] | None = None
     if p.budget_micros is not None:
         budget = {"usd": p.budget_micros / MICROS, "period": p.budget_period}
         if p.budget_models:
