@@ -95,6 +95,29 @@ def test_key_lifecycle_through_the_admin_api(gateway: ServerProcess) -> None:
     assert secret not in gateway.output()
 
 
+def test_an_expired_key_is_refused(gateway: ServerProcess) -> None:
+    key = make_key(gateway, expires_at="2020-01-01T00:00:00Z")["key"]
+    with pytest.raises(openai.AuthenticationError) as info:
+        sdk(gateway, key).models.list()
+    assert "expired" in info.value.message
+
+
+def test_the_keys_routing_applies_when_the_request_gives_none(gateway: ServerProcess) -> None:
+    key = make_key(gateway, routing={"only": ["vertex"]})["key"]  # the gateway has only Gemini
+    r = httpx.post(
+        gateway.url + "/v1/images/generations?dryRun=true",
+        json={"model": MODEL, "prompt": "x"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 400 and r.json()["error"]["param"] == "provider"
+    r = httpx.post(
+        gateway.url + "/v1/images/generations?dryRun=true",
+        json={"model": MODEL, "prompt": "x", "provider": {"only": ["gemini"]}},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert r.status_code == 200 and r.json()["provider"] == "gemini"
+
+
 def test_admin_api_needs_the_master_key(gateway: ServerProcess) -> None:
     key = make_key(gateway)["key"]
     r = httpx.get(gateway.url + "/v1/admin/keys", headers={"Authorization": f"Bearer {key}"})
@@ -219,6 +242,9 @@ def test_images_per_minute_counts_n(gateway: ServerProcess) -> None:
         generate(client, n=2)
     assert info.value.body["code"] == "RATE_LIMITED"  # type: ignore[index]
     assert "images" in info.value.message
+    with pytest.raises(openai.BadRequestError) as too_many:  # can never fit: a 400, not a 429 to retry for ever
+        generate(client, n=4)
+    assert too_many.value.body["param"] == "n"  # type: ignore[index]
 
 
 def test_spend_reports(gateway: ServerProcess) -> None:

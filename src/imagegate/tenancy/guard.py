@@ -15,7 +15,7 @@ import asyncio
 from types import TracebackType
 from typing import Any
 
-from imagegate.core.errors import GatewayError, RateLimitedError
+from imagegate.core.errors import GatewayError, InvalidRequest, RateLimitedError
 from imagegate.core.types import ImageRequest
 from imagegate.pipeline import Gateway
 from imagegate.tenancy.budgets import BudgetLedger, Reservation, Usage
@@ -83,6 +83,11 @@ class Hold:
         covered = policy.budget_covers(model.id)
         estimate = worst_case_micros(t.gateway, request) if covered else 0
         if policy.images_per_minute:
+            if request.n > policy.images_per_minute:
+                raise InvalidRequest(
+                    f"n={request.n} is more than this API key's {policy.images_per_minute} images per minute.",
+                    param="n",
+                )
             decision = await t.limiter.hit(f"{policy.key_id}:images", policy.images_per_minute, request.n)
             if not decision.allowed:
                 raise rate_limited("images", policy.images_per_minute, decision, rate_headers(decision))
