@@ -24,6 +24,7 @@ from imagegate.store.db import Database, run_migrations
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
 from imagegate.tenancy import Tenancy, build_tenancy
+from imagegate.web.render import PageRenderer
 
 log = logging.getLogger("imagegate")
 
@@ -42,6 +43,7 @@ class Services:
     limits: Limits
     metrics: Metrics
     tenancy: Tenancy
+    pages: PageRenderer
     banner: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -146,5 +148,6 @@ async def build_services(settings: Settings) -> Services:
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
         metrics=metrics,
         tenancy=tenancy,
+        pages=PageRenderer(base),
         banner=banner,
     )

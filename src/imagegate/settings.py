@@ -80,6 +80,7 @@ class Settings:
     stats_window_days: int = 30
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
+    pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     # blob store: the data directory by default; s3://bucket/prefix for S3-compatible storage (the s3 extra)
     blob_url: str | None = None
@@ -164,6 +165,7 @@ class Settings:
             "IMAGEGATE_BLOB_ACCESS_KEY_ID": ("blob_access_key_id", str),
             "IMAGEGATE_BLOB_SECRET_ACCESS_KEY": ("blob_secret_access_key", str),
             "IMAGEGATE_BLOB_PRESIGN": ("blob_presign", _flag),
+            "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

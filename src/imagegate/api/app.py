@@ -17,6 +17,7 @@ from imagegate.api import files, images, models
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
 from imagegate.settings import Settings
+from imagegate.web.routes import web_routes
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -138,6 +139,7 @@ def create_app(  # type: ignore[no-untyped-def]
         *_api_routes("/v1"),
         *_api_routes("/openai/v1"),
         *_tenancy_routes(),
+        *web_routes(),
     ]
     app = Starlette(
         routes=routes,
