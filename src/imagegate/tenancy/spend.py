@@ -46,15 +46,15 @@ def parse_window(start: str | None, end: str | None, now: datetime | None = None
     return lo, hi
 
 
-def _day(db: Database, column: Any) -> ColumnElement[str]:
+def day_column(db: Database, column: Any) -> ColumnElement[str]:
     if db.dialect == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
     return func.substr(column, 1, 10)  # SQLite keeps UTC text, 'YYYY-MM-DD HH:MM:SS'
 
 
-def _group_column(db: Database, group_by: str, table: Any) -> Any:
+def group_column(db: Database, group_by: str, table: Any) -> Any:
     if group_by == "day":
-        return _day(db, table.created_at)
+        return day_column(db, table.created_at)
     if table is RequestRow:
         return {"key": RequestRow.key_id, "model": RequestRow.model_id, "provider": RequestRow.provider}[group_by]
     return {"key": RequestRow.key_id, "model": AttemptRow.model, "provider": AttemptRow.provider}[group_by]
@@ -65,7 +65,7 @@ def spend_report(
 ) -> dict[str, Any]:
     if group_by not in GROUPS:
         raise InvalidRequest(f"Invalid 'group_by': expected one of {', '.join(GROUPS)}.", param="group_by")
-    col = _group_column(db, group_by, RequestRow).label("grp")
+    col = group_column(db, group_by, RequestRow).label("grp")
     stmt = (
         select(col, func.count(), func.coalesce(func.sum(RequestRow.cost_micros), 0),
                func.coalesce(func.sum(RequestRow.image_count), 0))
@@ -105,7 +105,7 @@ def _possibly_billed(db, conn, group_by, start, end, key_id) -> dict[Any, int] |
     flag = getattr(AttemptRow, POSSIBLY_BILLED, None)
     if flag is None:
         return None  # the attempts table has no possibly-billed flag in this build
-    col = _group_column(db, group_by, AttemptRow).label("grp")
+    col = group_column(db, group_by, AttemptRow).label("grp")
     stmt = (
         select(col, func.coalesce(func.sum(AttemptRow.cost_micros), 0))
         .where(flag.is_(True), AttemptRow.created_at >= start, AttemptRow.created_at < end)
