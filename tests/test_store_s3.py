@@ -78,3 +78,28 @@ def test_blob_url_form() -> None:
     assert parse_s3_url("s3://bucket") == ("bucket", "")
     with pytest.raises(ValueError):
         parse_s3_url("https://bucket/x")
+
+
+def test_gateway_redirects_image_urls_to_presigned_s3(endpoint: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers_s3 import CREDENTIALS
+    from tests.helpers_server import ServerProcess
+
+    env = {
+        **CREDENTIALS,
+        "IMAGEGATE_BLOB_URL": f"s3://{new_bucket(endpoint)}/img",
+        "IMAGEGATE_BLOB_ENDPOINT": endpoint,
+        "IMAGEGATE_BLOB_REGION": "us-east-1",
+        "IMAGEGATE_BLOB_PRESIGN": "true",
+    }
+    proc = ServerProcess(tmp_path / "data", env=env)
+    try:
+        proc.wait_ready()
+        r = httpx.post(proc.url + "/v1/images/generations", json={"model": "nano-banana-pro", "prompt": "x"})
+        url = r.json()["data"][0]["url"]
+        redirect = httpx.get(url)
+        assert redirect.status_code == 307 and redirect.headers["location"].startswith(endpoint + "/")
+        image = httpx.get(url, follow_redirects=True)
+        assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "testing" not in proc.output()  # the S3 secret is never logged
+    finally:
+        proc.stop()
