@@ -242,6 +242,9 @@ def test_images_per_minute_counts_n(gateway: ServerProcess) -> None:
         generate(client, n=2)
     assert info.value.body["code"] == "RATE_LIMITED"  # type: ignore[index]
     assert "images" in info.value.message
+    headers = info.value.response.headers
+    assert headers["x-ratelimit-limit-images"] == "3" and headers["x-ratelimit-remaining-images"] == "1"
+    assert "x-ratelimit-limit-requests" not in headers and int(headers["Retry-After"]) >= 1
     with pytest.raises(openai.BadRequestError) as too_many:  # can never fit: a 400, not a 429 to retry for ever
         generate(client, n=4)
     assert too_many.value.body["param"] == "n"  # type: ignore[index]

@@ -36,11 +36,12 @@ def _usd(micros: int) -> float:
     return round(micros / MICROS, 6)
 
 
-def rate_headers(decision: Decision) -> dict[str, str]:
+def rate_headers(decision: Decision, what: str = "requests") -> dict[str, str]:
+    """OpenAI's ``x-ratelimit-{limit,remaining,reset}-requests`` (``-images`` for images per minute)."""
     headers = {
-        "x-ratelimit-limit-requests": str(decision.limit),
-        "x-ratelimit-remaining-requests": str(decision.remaining),
-        "x-ratelimit-reset-requests": duration(decision.reset_s),
+        f"x-ratelimit-limit-{what}": str(decision.limit),
+        f"x-ratelimit-remaining-{what}": str(decision.remaining),
+        f"x-ratelimit-reset-{what}": duration(decision.reset_s),
     }
     if not decision.allowed:
         headers["Retry-After"] = str(max(1, int(-(-decision.retry_after_s // 1))))
@@ -90,7 +91,7 @@ class Hold:
                 )
             decision = await t.limiter.hit(f"{policy.key_id}:images", policy.images_per_minute, request.n)
             if not decision.allowed:
-                raise rate_limited("images", policy.images_per_minute, decision, rate_headers(decision))
+                raise rate_limited("images", policy.images_per_minute, decision, rate_headers(decision, "images"))
         if covered:
             assert policy.budget_micros is not None and policy.budget_period is not None
             held = await asyncio.to_thread(
@@ -98,13 +99,15 @@ class Hold:
             )
             if isinstance(held, Usage):
                 remaining = max(0, policy.budget_micros - held.spent_micros - held.reserved_micros)
-                raise GatewayError(
+                err = GatewayError(
                     f"Insufficient balance: this request may cost up to ${_usd(estimate):.6f} and the key's "
                     f"{policy.budget_period} budget has ${_usd(remaining):.6f} left.",
                     status=402,
                     code="INSUFFICIENT_BALANCE",
                     details={"estimate_usd": _usd(estimate), "remaining_usd": _usd(remaining)},
                 )
+                err.type = "insufficient_balance"
+                raise err
             self.reservation = held
         return self
 
