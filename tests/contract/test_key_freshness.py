@@ -87,3 +87,19 @@ def test_cli_keys_work_without_restart(pair, tmp_path: Path) -> None:  # type: i
     refused_within(a, key)
     refused_within(b, key)
     assert "from-cli" in cli("list").stdout
+
+
+def test_every_worker_of_one_server_knows_a_new_key_and_drops_a_revoked_one(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", env={"IMAGEGATE_MASTER_KEY": MASTER, "IMAGEGATE_WORKERS": "2"})
+    try:
+        server.wait_ready(60)
+        master = {"Authorization": f"Bearer {MASTER}"}
+        made = httpx.post(server.url + "/v1/admin/keys", json={"name": "w"}, headers=master).json()
+        # new connections spread over both workers: the key works on each at once
+        assert {status(server, made["key"]) for _ in range(20)} == {200}
+        httpx.delete(f"{server.url}/v1/admin/keys/{made['id']}", headers=master)
+        start = time.monotonic()
+        while any(status(server, made["key"]) != 401 for _ in range(10)):
+            assert time.monotonic() - start < 1.0, "a worker still accepts the revoked key"
+    finally:
+        server.stop()
