@@ -123,3 +123,6 @@ class BlobRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+from imagegate.store import tenancy_rows as _tenancy_rows  # noqa: E402,F401  (registers the tenancy tables)

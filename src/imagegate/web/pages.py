@@ -180,8 +180,11 @@ async def site_index(request: Request) -> Response:
 
 def routes() -> list[Route]:
     model = "/models/{creator}/{model}"
+    from imagegate.web import usage
+
     return [
         *page("/", home),
+        *usage.routes(),
         *page("/models", models_list),
         *page(f"{model}/providers", providers_page),
         *page(f"{model}/api", api_page),
