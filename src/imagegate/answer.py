@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -89,10 +88,3 @@ def merge_results(results: list[ImageResult]) -> ImageResult:
         ttfb_ms=max(ttfbs) if ttfbs else None,
     )
 
-
-def image_size(img: GeneratedImage) -> int:
-    if img.data is not None:
-        return len(img.data)
-    if img.b64 is not None:
-        return math.floor(len(img.b64) * 3 / 4)
-    return 0

@@ -79,7 +79,9 @@ class RetryBudgetConfig:
 class AttemptTimeoutConfig:
     multiplier: float = field(default=2.0, metadata=_rng(0, lo_open=True))  # x the offer's observed p95
     floor_s: float = field(default=10.0, metadata=_rng(0))
-    cold_s: float | None = field(default=None, metadata=_rng(0, lo_open=True))  # None: the request's remaining time
+    cold_s: float | None = field(default=None, metadata=_rng(0, lo_open=True))  # None: from the catalog's prior
+    cold_multiplier: float = field(default=2.0, metadata=_rng(0, lo_open=True))  # x the catalog's expected p95
+    failover_reserve: float = field(default=0.25, metadata=_rng(0, 0.9))  # share of the time left kept for failover
 
 
 @dataclass(frozen=True, slots=True)
