@@ -23,8 +23,7 @@ from imagegate.router import (
     Router,
     RouterConfig,
 )
-
-from imagegate.testing.clock import FakeClock  # noqa: E402
+from imagegate.testing.clock import FakeClock
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

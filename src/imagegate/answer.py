@@ -70,6 +70,10 @@ def attempt_json(a: Attempt) -> dict[str, Any]:
         out["hedged"] = True
     if a.cost_micros:
         out["cost_micros"] = a.cost_micros
+    if a.possibly_billed:
+        out["possibly_billed"] = True
+    if a.limit_hit:
+        out["limit_hit"] = a.limit_hit
     return out
 
 

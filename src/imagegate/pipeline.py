@@ -26,7 +26,7 @@ from imagegate.media.convert import normalise
 from imagegate.media.sizes import SizeMap
 from imagegate.pricing import Pricer, dry_run_body
 from imagegate.providers.base import Provider, ProviderCall
-from imagegate.router import AttemptContext, Candidate, RouteResult, Router
+from imagegate.router import AttemptContext, Candidate, Router, RouteResult
 from imagegate.store.blobs import BlobStore
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder
@@ -168,7 +168,8 @@ class Gateway:
 
             def cost_of(candidate: Candidate, result: ImageResult) -> int:
                 p = by_candidate[id(candidate)]
-                return pricer.cost(result.usage, p.offer, resolution=p.spec.resolution, batch=request.batch).total_micros
+                cost = pricer.cost(result.usage, p.offer, resolution=p.spec.resolution, batch=request.batch)
+                return cost.total_micros
 
             await self.router.route(
                 model.id,

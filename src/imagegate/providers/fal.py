@@ -5,8 +5,10 @@
   (they carry no ``/edit``).
 - ``Authorization: Key <FAL_KEY>`` goes to the queue host only. Output image URLs (``v3.fal.media``) are public and
   fetched without it, so the key never leaves for another host.
-- Polling follows an injectable delay schedule with jitter; at the call's deadline or on cancellation the request is
-  cancelled upstream (``PUT cancel_url``, best effort, shielded) before ``Timeout`` / ``CancelledError`` goes up.
+- Polling follows an injectable delay schedule with jitter. The status answers ``202 Accepted`` while the request
+  is ``IN_QUEUE`` / ``IN_PROGRESS`` and 200 once ``COMPLETED``: every 2xx is an answer, the state is read from the
+  body (as fal_client does). When the router cancels the call (its time limit, a lost hedge, the client gone) the
+  request is cancelled upstream (``PUT cancel_url``, best effort, shielded) before ``CancelledError`` goes up.
 - Errors: ``detail`` (string, or a list of typed objects: ``content_policy_violation`` -> ``ContentPolicy``),
   ``error_type`` / ``X-Fal-Error-Type`` (``request_timeout`` -> ``Timeout``, runner failures -> ``Unavailable``),
   HTTP status (401/403 auth, 429 rate limit, 4xx invalid, 5xx unavailable); ``X-Fal-Retryable: false`` turns an
@@ -38,7 +40,7 @@ from imagegate.core.errors import (
 )
 from imagegate.core.types import GeneratedImage, ImageResult, Usage
 from imagegate.providers.base import ProviderCall
-from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
+from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, ok, retry_after_seconds
 from imagegate.settings import ProviderSettings
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
@@ -93,20 +95,17 @@ class FalProvider:
         url, body = self._submission(call)
         if call.remaining() <= 0:
             raise Timeout("fal: the deadline passed before the call started", provider=self.name)
-        resp = await self._http.request("POST", url, headers=self._auth(), json=body, timeout=call.remaining())
-        if resp.status != 200:
+        resp = await self._http.request("POST", url, headers=self._auth(), json=body)
+        if not ok(resp.status):
             raise self._error(resp)
         queued = resp.json()
         if not isinstance(queued, dict) or not queued.get("request_id"):
             raise BadResponse("fal: the submit answer has no request_id", provider=self.name, status=resp.status)
         request_id = str(queued["request_id"])
         urls = self._queue_urls(call.offer.provider_model_id, queued)
-        try:
-            result, ttfb_at = await asyncio.wait_for(self._await_result(urls, started), timeout=call.remaining())
-            images = await asyncio.wait_for(self._images(result), timeout=call.remaining())
-        except TimeoutError:
-            await self._cancel(urls["cancel_url"])
-            raise Timeout("fal: the call ran past its deadline; request cancelled", provider=self.name) from None
+        try:  # the router cancels this call at its time limit: then the request is cancelled upstream too
+            result, ttfb_at = await self._await_result(urls, started)
+            images = await self._images(result)
         except asyncio.CancelledError:
             await self._cancel(urls["cancel_url"])
             raise
@@ -181,7 +180,7 @@ class FalProvider:
         error_type = await self._poll(urls["status_url"])
         resp = await self._http.request("GET", urls["response_url"], headers=self._auth())
         ttfb_at = (time.perf_counter() - started) * 1000 - resp.elapsed_ms + resp.ttfb_ms
-        if resp.status != 200:
+        if not ok(resp.status):
             raise self._error(resp, error_type)
         result = resp.json()
         if not isinstance(result, dict):
@@ -195,7 +194,7 @@ class FalProvider:
         while True:
             try:
                 resp = await self._http.request("GET", status_url, headers=self._auth())
-                if resp.status != 200:
+                if not ok(resp.status):  # 202 while queued or running, 200 once completed
                     raise self._error(resp)
                 status = resp.json()
                 failures = 0
@@ -248,7 +247,7 @@ class FalProvider:
             declared = declared or head[5:].split(";")[0] or None
         else:
             resp = await self._http.request("GET", url)  # public CDN URL: no credentials
-            if resp.status != 200:
+            if not ok(resp.status):
                 raise Unavailable(f"fal: downloading an output image failed (HTTP {resp.status})",
                                   provider=self.name, status=resp.status)
             data = resp.body

@@ -44,9 +44,7 @@ class GeminiProvider:
             raise Timeout("gemini: deadline reached before the call", provider=self.name)
         body = build_body(call, vertex=False)
         headers = {"x-goog-api-key": self._key}
-        resp = await self._http.request(
-            "POST", self.url(call.offer.provider_model_id), headers=headers, json=body, timeout=remaining
-        )
+        resp = await self._http.request("POST", self.url(call.offer.provider_model_id), headers=headers, json=body)
         return result_of(resp, call, self.name)
 
     async def aclose(self) -> None:

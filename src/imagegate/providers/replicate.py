@@ -124,7 +124,7 @@ class ReplicateProvider:
             "Cancel-After": f"{max(5, math.ceil(remaining))}s",
         }
         url = f"{self._base}/v1/models/{call.offer.provider_model_id}/predictions"
-        resp = await self._http.request("POST", url, headers=headers, json=body, timeout=remaining)
+        resp = await self._http.request("POST", url, headers=headers, json=body)
         self._raise_for_status(resp, creating=True)
         pred = _prediction(resp)
         try:
@@ -151,7 +151,8 @@ class ReplicateProvider:
         while pred.get("status") not in TERMINAL:
             await self._sleep(min(next(delays), _left(call)))
             try:
-                resp = await self._http.request("GET", _url(pred, "get"), headers=self._auth(), timeout=_left(call))
+                _left(call)
+                resp = await self._http.request("GET", _url(pred, "get"), headers=self._auth())
                 self._raise_for_status(resp, creating=False)
                 pred = _prediction(resp)
                 errors = 0
@@ -199,7 +200,8 @@ class ReplicateProvider:
 
     async def _download(self, url: str, call: ProviderCall, started: float) -> tuple[GeneratedImage, float]:
         headers = self._auth() if url.startswith(self._base + "/") else None  # never send the token elsewhere
-        resp = await self._http.request("GET", url, headers=headers, timeout=_left(call))
+        _left(call)
+        resp = await self._http.request("GET", url, headers=headers)
         if resp.status >= 400:
             raise Unavailable(f"replicate: output download failed (HTTP {resp.status})", provider=self.name,
                               status=resp.status)
@@ -224,8 +226,8 @@ class ReplicateProvider:
         ext = image.mime_type.split("/")[-1]
         form.add_field("content", image.data, filename=image.filename or f"input.{ext}",
                        content_type=image.mime_type)
-        resp = await self._http.request("POST", f"{self._base}/v1/files", headers=self._auth(), data=form,
-                                        timeout=_left(call))
+        _left(call)
+        resp = await self._http.request("POST", f"{self._base}/v1/files", headers=self._auth(), data=form)
         self._raise_for_status(resp, creating=True)
         obj = resp.json()
         url = obj.get("urls", {}).get("get") if isinstance(obj, dict) else None
@@ -290,7 +292,8 @@ def sniff_mime(data: bytes) -> str | None:
 
 
 def _left(call: ProviderCall) -> float:
-    """Seconds left for the next upstream step; the deadline passed is a ``Timeout``."""
+    """Seconds left before the router cancels this call (to bound a poll's sleep); none left is a ``Timeout``,
+    so that no new upstream step starts once the call is over."""
     left = call.remaining()
     if left <= 0:
         raise Timeout("replicate: deadline reached", provider="replicate")
