@@ -60,7 +60,7 @@ def test_sqlite_fresh_migration_is_idempotent(tmp_path) -> None:
     assert (tmp_path / "nested").exists() is False
     run_migrations(url)
     run_migrations(url)  # a second start changes nothing
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002_hardening"
     db = Database(url)
     try:
         _assert_schema_matches_models(db)
@@ -80,13 +80,13 @@ def test_concurrent_migrations_on_one_sqlite_file(tmp_path) -> None:
         await asyncio.gather(*(asyncio.to_thread(run_migrations, url) for _ in range(4)))
 
     asyncio.run(many())
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002_hardening"
 
 
 def test_postgresql_migration_is_idempotent(pg_url: str) -> None:
     run_migrations(pg_url)
     run_migrations(pg_url)
-    assert current_revision(pg_url) == "0001"
+    assert current_revision(pg_url) == "0002_hardening"
     db = Database(pg_url)
     try:
         _assert_schema_matches_models(db)

@@ -88,7 +88,7 @@ def build_rows(batch: Iterable[RequestRecord], stamp: Callable[[float | datetime
             add_attempt((
                 request_id, stamp(a.started_at) if a.started_at else created, model_id, a.provider,
                 a.provider_model_id, a.outcome, a.status, redact(a.error) if a.error else None, float(a.latency_ms),
-                a.ttfb_ms, int(a.cost_micros), a.hedged, a.images, a.bytes,
+                a.ttfb_ms, int(a.cost_micros), a.hedged, a.images, a.bytes, a.possibly_billed, a.limit_hit,
             ))
     return requests, attempts
 
