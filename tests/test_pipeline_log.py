@@ -68,8 +68,14 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 async def gateway_for(db: Database, tmp_path: Path, provider: Scripted, blobs: type[LocalBlobStore] = LocalBlobStore):
     recorder = RequestRecorder(db, flush_interval_s=0.01)
     await recorder.start()
-    gw = Gateway(catalog=load_catalog(), providers={"gemini": provider}, router=Router(MemoryRouterState()),
-                 blobs=blobs(tmp_path / "blobs", db), recorder=recorder, url_for=lambda t, m: f"http://x/{t}")  # fmt: skip
+    gw = Gateway(
+        catalog=load_catalog(),
+        providers={"gemini": provider},
+        router=Router(MemoryRouterState()),
+        blobs=blobs(tmp_path / "blobs", db),
+        recorder=recorder,
+        url_for=lambda t, m: f"http://x/{t}",
+    )
     return gw, recorder
 
 
