@@ -301,6 +301,8 @@ class Gateway:
             self.metrics.observe(rec)
 
 
+
+
 CLIENT_CLOSED = 499  # nginx's "client closed request": logged when the client left before the answer
 
 

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.api import files, images, models
+from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
 from imagegate.settings import Settings
@@ -31,7 +32,10 @@ def api_endpoint(handler: Handler) -> Handler:
     async def endpoint(request: Request) -> Response:
         request.state.request_id = new_request_id()
         request.state.key_id = await request.app.state.services.auth.authenticate(request.headers.get("authorization"))
-        return await handler(request)
+        try:
+            return await handler(request)
+        except ClientDisconnect:  # gone while sending its body: one line, not a traceback
+            return client_gone(request, "while sending its body")
 
     endpoint.__name__ = handler.__name__
     return endpoint

@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.disconnect import ClientGone, client_gone, until_disconnect
 from imagegate.api.encode import PartsResponse, encode_answer
 from imagegate.api.multipart import FormData, read_multipart
 from imagegate.api.parsing import build_request
@@ -69,7 +70,10 @@ async def _respond(request: Request, image_request: ImageRequest) -> Response:
                 "X-Imagegate-Cost-Micros": str(body["total_cost_micros"]),
             },
         )
-    answer = await gateway.run(image_request)
+    try:
+        answer = await until_disconnect(request, gateway.run(image_request))
+    except ClientGone:  # the run logged the request as 499
+        return client_gone(request, "before its answer was ready")
     return PartsResponse(
         encode_answer(answer.body),
         headers={
