@@ -17,6 +17,7 @@ from imagegate.api import files, images, models
 from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
+from imagegate.core.redaction import install_log_redaction
 from imagegate.settings import Settings
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -96,6 +97,7 @@ def create_app(  # type: ignore[no-untyped-def]
         services = await factory(settings)
         await services.start()
         app.state.services = services
+        install_log_redaction()  # every log line through the one redaction (configured secrets included)
         _print_banner(settings, services)
         if tune_runtime and settings.runtime_tuning:
             from imagegate.runtime import tune_process

@@ -86,6 +86,8 @@ class FalFakeState(FakeState):
     """The fake's world. ``hold`` (an unset Event) keeps every request running until it is set."""
 
     key: str = "fal-fake-key-id:fal-fake-key-secret"
+    # a misbehaving upstream: submissions fail with a 500 whose detail echoes the caller's credentials
+    echo_key: bool = False
     hold: asyncio.Event | None = None
     queue_polls: int = 0  # status polls answered IN_QUEUE before anything else
     progress_polls: int = 0  # then this many IN_PROGRESS
@@ -480,6 +482,8 @@ async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResp
         return _json({"detail": "Authentication is required to access this application."}, 401)
     if auth != f"Key {state.key}":
         return _json({"detail": "No user found for Key ID and Secret"}, 401)
+    if state.echo_key and request.method == "POST":
+        return _json({"detail": f"worker crashed handling credentials={auth.removeprefix('Key ')}"}, 500)
     return await handler(request)
 
 

@@ -1,0 +1,83 @@
+"""Redaction by the configured secret values (issue 9): a FAL key in its real ``key_id:key_secret`` form, echoed by a
+misbehaving upstream, reaches neither the client, nor ``requests.error_message`` / ``attempts.error``, nor the log.
+A real gateway with a master key, in front of a fal fake that echoes the caller's key in its error details."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import openai
+import pytest
+from openai import OpenAI
+from sqlalchemy import select
+
+from imagegate.core.redaction import Redactor
+from imagegate.store.db import Database
+from imagegate.store.models import AttemptRow, RequestRow
+from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.helpers_server import ServerProcess
+
+MODEL = "gemini-3-pro-image-preview"
+FAL_KEY = "0f3c9a1e-77b2-4c1d-9e0a-5b6c7d8e9f01:4d2a7c9e1b3f5a6c8e0d2b4f6a8c0e1d"  # fal's real key shape
+MASTER = "master-7Gq2xLp9Rt4vWz8K"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
+    fleet = Fleet(workdir=tmp_path_factory.mktemp("fleet"), providers=("fal",))
+    threaded = ThreadedFleet(fleet)
+    threaded.start()
+    state = fleet.states["fal"]
+    state.key, state.echo_key = FAL_KEY, True  # type: ignore[attr-defined]
+    try:
+        yield threaded
+    finally:
+        threaded.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {**fleet.fleet.env(), "FAL_KEY": FAL_KEY, "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_MASTER_KEY": MASTER}
+    proc = ServerProcess(tmp_path_factory.mktemp("redact") / "data", env=env)
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+def test_an_echoed_fal_key_is_redacted_everywhere(gateway: ServerProcess) -> None:
+    client = OpenAI(base_url=gateway.url + "/v1", api_key=MASTER, max_retries=0, timeout=30)
+    with pytest.raises(openai.APIStatusError) as exc:
+        client.images.generate(model=f"fal/{MODEL}", prompt="a fox")
+    body = str(exc.value.body) + exc.value.message
+    assert "credentials=[redacted]" in body
+    secret_id, secret = FAL_KEY.split(":")
+    db = Database(f"sqlite:///{gateway.data_dir}/imagegate.db")
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with db.session() as s:
+                rows = list(s.scalars(select(RequestRow)))
+                attempts = list(s.scalars(select(AttemptRow)))
+            if rows or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # polling for the background writer
+    finally:
+        db.dispose()
+    stored = " ".join([r.error_message or "" for r in rows] + [a.error or "" for a in attempts])
+    assert rows and attempts and "[redacted]" in stored
+    for text in (body, stored, gateway.output()):
+        assert FAL_KEY not in text and secret not in text and secret_id not in text and MASTER not in text
+
+
+def test_compound_and_pem_secrets_are_redacted_by_value_and_by_part() -> None:
+    r = Redactor()
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n"
+    pem += "-----END PRIVATE KEY-----\n"
+    r.register([FAL_KEY, pem, "short", None])
+    assert r.redact(f"key={FAL_KEY}!") == "key=[redacted]!"
+    assert r.redact("only the secret 4d2a7c9e1b3f5a6c8e0d2b4f6a8c0e1d") == "only the secret [redacted]"
+    assert r.redact("line MIIEvQIBADANBgkqhkiG9w0BAQEFAASC of a key") == "line [redacted] of a key"
+    assert r.redact("a short word") == "a short word"  # values under 8 characters are not registered
