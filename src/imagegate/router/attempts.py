@@ -240,7 +240,7 @@ class AttemptLoop:
             limit = max(t.floor_s, t.multiplier * p95)
         elif t.cold_s is not None:
             limit = t.cold_s
-        elif expected is not None:
+        elif expected is not None and expected.p95_ms is not None:
             p95_s = expected.p95_ms / 1000.0 * self.cfg.health.expected_latency_scale
             limit = max(t.floor_s, t.cold_multiplier * p95_s)
         if t.failover_reserve > 0 and any(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -32,9 +33,11 @@ class Clock(Protocol):
 class TimeLimitScope(Protocol):
     """What ``Clock.timeout`` returns: ``asyncio.Timeout``'s shape."""
 
-    async def __aenter__(self) -> TimeLimitScope: ...
+    async def __aenter__(self) -> Any: ...
 
-    async def __aexit__(self, *exc: object) -> bool | None: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> Any: ...
 
     def expired(self) -> bool: ...
 

@@ -127,10 +127,10 @@ class _FakeTimeout:
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> bool | None:
+    ) -> None:
         if self._due is not None and not self._due.done():
             self._due.cancel()
-        return await self._inner.__aexit__(exc_type, exc, tb)
+        await self._inner.__aexit__(exc_type, exc, tb)
 
     def expired(self) -> bool:
         return self._inner.expired()
