@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.body import capped
 from imagegate.api.disconnect import ClientGone, client_gone, until_disconnect
 from imagegate.api.encode import PartsResponse, encode_answer
 from imagegate.api.multipart import FormData, read_multipart
@@ -35,14 +36,7 @@ def _check_declared_length(request: Request, limit: int) -> None:
 
 async def _read_json(request: Request, limit: int) -> dict:
     _check_declared_length(request, limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body too large: the limit is {limit} bytes.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = b"".join([chunk async for chunk in capped(request.stream(), limit)])
     if not body:
         raise InvalidRequest("The request body is empty: expected a JSON object.")
     try:

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from imagegate.core.backoff import jittered
 from imagegate.core.errors import (
     AuthFailed,
     BadResponse,
@@ -39,6 +40,7 @@ from imagegate.core.errors import (
     Unavailable,
 )
 from imagegate.core.types import GeneratedImage, ImageResult, Usage
+from imagegate.media.formats import sniff_mime
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, ok, retry_after_seconds
 from imagegate.settings import ProviderSettings
@@ -53,14 +55,6 @@ EXTRA_FIELDS = ("safety_tolerance", "enable_web_search", "limit_generations")
 TIMEOUT_ERROR_TYPES = ("request_timeout", "startup_timeout")
 MAX_POLL_ERRORS = 3  # consecutive transient status-poll failures tolerated
 CANCEL_TIMEOUT_S = 5.0
-_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"), (b"GIF8", "image/gif"))
-
-
-def sniff_mime(data: bytes, declared: str | None = None) -> str:
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    return declared or "application/octet-stream"
 
 
 def _data_uri(data: bytes, mime: str) -> str:
@@ -172,9 +166,7 @@ class FalProvider:
 
     def poll_delay(self, attempt: int) -> float:
         base = self._schedule[min(attempt, len(self._schedule) - 1)]
-        if base <= 0 or self._jitter <= 0:
-            return max(0.0, base)
-        return base * self._rng.uniform(1 - self._jitter, 1 + self._jitter)
+        return jittered(base, self._jitter, self._rng)
 
     async def _await_result(self, urls: dict[str, str], started: float) -> tuple[dict[str, Any], float]:
         error_type = await self._poll(urls["status_url"])
@@ -256,7 +248,7 @@ class FalProvider:
             raise BadResponse("fal: an output image is empty", provider=self.name)
         width, height = entry.get("width"), entry.get("height")
         return GeneratedImage(
-            mime_type=sniff_mime(data, declared),
+            mime_type=sniff_mime(data) or declared or "application/octet-stream",
             data=data,
             width=width if isinstance(width, int) else None,
             height=height if isinstance(height, int) else None,

@@ -36,6 +36,7 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
+from imagegate.core.backoff import exponential, jittered
 from imagegate.core.errors import (
     AuthFailed,
     BadResponse,
@@ -47,6 +48,7 @@ from imagegate.core.errors import (
     Unavailable,
 )
 from imagegate.core.types import GeneratedImage, ImageResult, InputImage, Usage
+from imagegate.media.formats import sniff_mime
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
 from imagegate.settings import ProviderSettings
@@ -75,10 +77,10 @@ class PollSchedule:
     jitter: float = 0.2  # +-20 %
 
     def delays(self, rng: random.Random) -> Iterator[float]:
-        delay = self.initial_s
+        step = 0
         while True:
-            yield max(0.0, delay * (1 + rng.uniform(-self.jitter, self.jitter)))
-            delay = min(self.cap_s, delay * self.factor)
+            yield jittered(exponential(step, self.initial_s, self.cap_s, self.factor), self.jitter, rng)
+            step += 1
 
 
 class ReplicateProvider:
@@ -279,16 +281,6 @@ def build_input(call: ProviderCall, image_refs: list[str]) -> dict[str, Any]:
         if key in request.extra:
             inp[key] = request.extra[key]
     return inp
-
-
-def sniff_mime(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def _left(call: ProviderCall) -> float:

@@ -19,6 +19,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from imagegate.core.backoff import exponential, full_jitter
 from imagegate.core.errors import (
     AllProvidersExhausted,
     AuthFailed,
@@ -169,8 +170,9 @@ class AttemptLoop:
                 return None
             delay = 0.0
             if item.pass_no > 1:
-                backoff = self.cfg.retry.backoff_base_s * 2 ** (item.pass_no - 2)
-                delay = self.r.rng.uniform(0, min(self.cfg.retry.backoff_cap_s, backoff))
+                retry = self.cfg.retry
+                backoff = exponential(item.pass_no - 2, retry.backoff_base_s, retry.backoff_cap_s)
+                delay = full_jitter(backoff, self.r.rng)
             if item.pass_no > 1 or not item.last_resort:  # a last resort goes at once; others wait out a pause
                 delay = max(delay, self._paused_until(item.view.provider) - self.clock.wall())
             if delay > 0 and self.clock.now() + delay >= self.deadline:
