@@ -18,6 +18,7 @@ from openai import OpenAI
 from imagegate.testing.faults import FaultProfile
 from imagegate.testing.fleet import Fleet, ThreadedFleet
 from imagegate.testing.profiles import time_scaled_routing
+from tests.helpers_fleet import running_fleet, running_gateway
 from tests.helpers_server import ServerProcess
 
 MODEL = "gemini-3-pro-image-preview"
@@ -26,14 +27,9 @@ SCALE = 0.01
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
-    fleet = Fleet(workdir=tmp_path_factory.mktemp("fleet"), providers=("gemini", "replicate"),
-                  profiles={"gemini": FaultProfile(rates={"timeout": 1.0})})  # fmt: skip
-    threaded = ThreadedFleet(fleet)
-    threaded.start()
-    try:
+    profiles = {"gemini": FaultProfile(rates={"timeout": 1.0})}
+    with running_fleet(Fleet(tmp_path_factory.mktemp("fleet"), ("gemini", "replicate"), profiles)) as threaded:
         yield threaded
-    finally:
-        threaded.stop()
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +42,8 @@ def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> I
     }
     path = Path(work / "config.yaml")
     path.write_text(yaml.safe_dump(config))
-    proc = ServerProcess(work / "data", env={**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"}, config=path)
-    try:
-        proc.wait_ready()
+    with running_gateway(work / "data", {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"}, path) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_a_cold_offer_that_never_answers_is_failed_over(gateway: ServerProcess) -> None:

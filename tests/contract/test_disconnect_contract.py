@@ -9,11 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import select
 
-from imagegate.store.db import Database
-from imagegate.store.models import AttemptRow, RequestRow
 from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.helpers_fleet import logged_requests, running_fleet, running_gateway, sqlite_url
 from tests.helpers_server import ServerProcess
 
 MODEL = "gemini-3-pro-image-preview"
@@ -21,39 +19,15 @@ MODEL = "gemini-3-pro-image-preview"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
-    threaded = ThreadedFleet(Fleet(workdir=tmp_path_factory.mktemp("fleet"), providers=("gemini",)))
-    threaded.start()
-    try:
+    with running_fleet(Fleet(workdir=tmp_path_factory.mktemp("fleet"), providers=("gemini",))) as threaded:
         yield threaded
-    finally:
-        threaded.stop()
 
 
 @pytest.fixture(scope="module")
 def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(
-        tmp_path_factory.mktemp("gone") / "data", env={**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"}
-    )
-    try:
-        proc.wait_ready()
+    env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"}
+    with running_gateway(tmp_path_factory.mktemp("gone") / "data", env) as proc:
         yield proc
-    finally:
-        proc.stop()
-
-
-def logged(gateway: ServerProcess, timeout: float = 20.0) -> list[tuple[RequestRow, list[AttemptRow]]]:
-    """Every logged request, once at least one is there (polling the log the recorder writes in the background)."""
-    db = Database(f"sqlite:///{gateway.data_dir}/imagegate.db")
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            with db.session() as s:
-                rows = list(s.scalars(select(RequestRow)))
-                if rows or time.monotonic() > deadline:
-                    return [(r, list(s.scalars(select(AttemptRow).where(AttemptRow.request_id == r.id)))) for r in rows]
-            time.sleep(0.05)  # polling for the background writer, not timing a result
-    finally:
-        db.dispose()
 
 
 def test_disconnect_mid_generation_is_logged_as_499(gateway: ServerProcess, fleet: ThreadedFleet) -> None:
@@ -62,7 +36,7 @@ def test_disconnect_mid_generation_is_logged_as_499(gateway: ServerProcess, flee
     try:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(gateway.url + "/v1/images/generations", json={"model": MODEL, "prompt": "a fox"}, timeout=1.0)
-        [(row, attempts)] = logged(gateway)
+        [(row, attempts)] = logged_requests(sqlite_url(gateway))
     finally:
         fleet.call(state.injector.forced.clear)
     assert (row.status, row.error_class, row.provider) == (499, "CLIENT_DISCONNECTED", None)

@@ -4,18 +4,15 @@ A real gateway with a master key, in front of a fal fake that echoes the caller'
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import openai
 import pytest
 from openai import OpenAI
-from sqlalchemy import select
 
 from imagegate.core.redaction import Redactor
-from imagegate.store.db import Database
-from imagegate.store.models import AttemptRow, RequestRow
 from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.helpers_fleet import logged_requests, running_fleet, running_gateway, sqlite_url
 from tests.helpers_server import ServerProcess
 
 MODEL = "gemini-3-pro-image-preview"
@@ -26,25 +23,17 @@ MASTER = "master-7Gq2xLp9Rt4vWz8K"
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
     fleet = Fleet(workdir=tmp_path_factory.mktemp("fleet"), providers=("fal",))
-    threaded = ThreadedFleet(fleet)
-    threaded.start()
-    state = fleet.states["fal"]
-    state.key, state.echo_key = FAL_KEY, True  # type: ignore[attr-defined]
-    try:
+    with running_fleet(fleet) as threaded:
+        state = fleet.states["fal"]
+        state.key, state.echo_key = FAL_KEY, True  # type: ignore[attr-defined]
         yield threaded
-    finally:
-        threaded.stop()
 
 
 @pytest.fixture(scope="module")
 def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     env = {**fleet.fleet.env(), "FAL_KEY": FAL_KEY, "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_MASTER_KEY": MASTER}
-    proc = ServerProcess(tmp_path_factory.mktemp("redact") / "data", env=env)
-    try:
-        proc.wait_ready()
+    with running_gateway(tmp_path_factory.mktemp("redact") / "data", env) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_an_echoed_fal_key_is_redacted_everywhere(gateway: ServerProcess) -> None:
@@ -54,20 +43,11 @@ def test_an_echoed_fal_key_is_redacted_everywhere(gateway: ServerProcess) -> Non
     body = str(exc.value.body) + exc.value.message
     assert "credentials=[redacted]" in body
     secret_id, secret = FAL_KEY.split(":")
-    db = Database(f"sqlite:///{gateway.data_dir}/imagegate.db")
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with db.session() as s:
-                rows = list(s.scalars(select(RequestRow)))
-                attempts = list(s.scalars(select(AttemptRow)))
-            if rows or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)  # polling for the background writer
-    finally:
-        db.dispose()
-    stored = " ".join([r.error_message or "" for r in rows] + [a.error or "" for a in attempts])
-    assert rows and attempts and "[redacted]" in stored
+    logged = logged_requests(sqlite_url(gateway))
+    stored = " ".join(
+        [r.error_message or "" for r, _ in logged] + [a.error or "" for _, tried in logged for a in tried]
+    )
+    assert logged and logged[0][1] and "[redacted]" in stored
     for text in (body, stored, gateway.output()):
         assert FAL_KEY not in text and secret not in text and secret_id not in text and MASTER not in text
 
