@@ -245,9 +245,9 @@ class AttemptLoop:
         elif expected is not None and expected.p95_ms is not None:
             p95_s = expected.p95_ms / 1000.0 * self.cfg.health.expected_latency_scale
             limit = max(t.floor_s, t.cold_multiplier * p95_s)
-        if t.failover_reserve > 0 and any(
-            v is not view and id(v.candidate) not in self.tries and v.health.breaker != "open" for v in self.views
-        ):
+        tries = self.tries
+        untried_others = len(self.views) - len(tries) - (0 if id(view.candidate) in tries else 1)
+        if untried_others > 0 and t.failover_reserve > 0:
             limit = min(limit, remaining * (1.0 - t.failover_reserve))
         if limit < remaining:
             return limit, "attempt_timeout"
@@ -466,7 +466,11 @@ class AttemptLoop:
             possibly_billed=possibly_billed,
             limit_hit=error.reason if outcome == "Timeout" and error is not None and error.reason in _LIMITS else None,
         )
-        self.out.attempts[:] = self.attempts
+        out = self.out.attempts
+        if flight.ctx.attempt_index == len(out):  # the usual order (always without hedging)
+            out.append(self.records[flight.ctx.attempt_index])
+        else:
+            out[:] = self.attempts
 
     @property
     def attempts(self) -> list[Attempt]:
