@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from imagegate.pipeline import CLIENT_CLOSED, Gateway
 from imagegate.providers.base import ProviderCall
 from imagegate.router import MemoryRouterState, Router
 from imagegate.store.blobs import LocalBlobStore
-from imagegate.store.db import Database, run_migrations
+from imagegate.store.db import Database
 from imagegate.store.models import AttemptRow, RequestRow
 from imagegate.telemetry.recorder import RequestRecorder
 from imagegate.testing.fakes.common import make_image
@@ -54,15 +53,6 @@ class Scripted:
 class BrokenBlobs(LocalBlobStore):
     async def put(self, data: bytes, mime_type: str, ttl_s: int) -> str:
         raise OSError(28, "No space left on device")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite:///{tmp_path}/log.db"
-    run_migrations(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 async def gateway_for(db: Database, tmp_path: Path, provider: Scripted, blobs: type[LocalBlobStore] = LocalBlobStore):

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from imagegate.catalog import load_catalog
 from imagegate.catalog.schema import Offer
 from imagegate.core.errors import (
     AuthFailed,
@@ -30,6 +29,7 @@ from imagegate.providers.fal import FalProvider, map_error
 from imagegate.settings import ProviderSettings
 from imagegate.testing.fakes.common import RunningFake, make_image
 from imagegate.testing.fakes.fal import FalFakeState, create_app
+from tests.helpers_providers import catalog_offer
 
 KEY = "fal-test-key-id:fal-test-key-secret-1234567890"
 APP = "/fal-ai/gemini-3-pro-image-preview"
@@ -37,11 +37,7 @@ APP = "/fal-ai/gemini-3-pro-image-preview"
 
 @pytest.fixture(scope="module")
 def offer() -> Offer:
-    model = load_catalog().get("gemini-3-pro-image-preview")
-    assert model is not None
-    found = model.offer("fal")
-    assert found is not None
-    return found
+    return catalog_offer("fal")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
-from imagegate.catalog.loader import load_catalog
 from imagegate.core.errors import (
     AuthFailed,
     BadResponse,
@@ -31,6 +30,7 @@ from imagegate.settings import ProviderSettings
 from imagegate.testing.fakes.common import RunningFake, make_image
 from imagegate.testing.fakes.gemini import GoogleFakeState, create_app
 from imagegate.testing.fakes.gemini.responses import THOUGHT_TEXT
+from tests.helpers_providers import catalog_offer
 
 KEY = "AIzaTestKeyThatMustNeverLeak0123456789"
 PROMPT = "a capybara reading a newspaper"
@@ -38,10 +38,7 @@ PROMPT = "a capybara reading a newspaper"
 
 @pytest.fixture(scope="module")
 def offer():
-    model, _ = load_catalog().resolve("gemini-3-pro-image-preview")
-    found = model.offer("gemini")
-    assert found is not None
-    return found
+    return catalog_offer("gemini")
 
 
 @pytest.fixture

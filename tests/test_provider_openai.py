@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from imagegate.catalog import load_catalog
 from imagegate.catalog.schema import Offer
 from imagegate.core.errors import (
     AuthFailed,
@@ -28,6 +27,7 @@ from imagegate.providers.openai import map_size as openai_size
 from imagegate.settings import ProviderSettings
 from imagegate.testing.fakes.common import RunningFake, make_image
 from imagegate.testing.fakes.openai import OpenAIFakeState, create_app
+from tests.helpers_providers import catalog_offer
 
 KEY = "sk-test-openai-key-0123456789abcdef"
 PROMPT = "a paper crane on a desk"
@@ -35,11 +35,7 @@ PROMPT = "a paper crane on a desk"
 
 @pytest.fixture(scope="module")
 def offer() -> Offer:
-    model = load_catalog().get("gpt-image-1")
-    assert model is not None
-    found = model.offer("openai")
-    assert found is not None
-    return found
+    return catalog_offer("openai", "gpt-image-1")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from imagegate.catalog.loader import load_catalog
 from imagegate.core.errors import AuthFailed, BadResponse, ContentPolicy, RateLimited, Unavailable
 from imagegate.core.types import ImageRequest, InputImage, RenderSpec
 from imagegate.providers.base import Provider, ProviderCall
@@ -19,6 +18,7 @@ from imagegate.providers.vertex import ServiceAccountTokens, VertexProvider, def
 from imagegate.settings import ProviderSettings
 from imagegate.testing.fakes.common import RunningFake, make_image
 from imagegate.testing.fakes.gemini import GoogleFakeState, create_app, new_service_account, public_key_pem
+from tests.helpers_providers import catalog_offer
 
 PROJECT = "fake-project"
 MODEL = "gemini-3-pro-image-preview"
@@ -34,10 +34,7 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def offer():
-    model, _ = load_catalog().resolve(MODEL)
-    found = model.offer("vertex")
-    assert found is not None
-    return found
+    return catalog_offer("vertex", MODEL)
 
 
 @pytest.fixture

@@ -19,12 +19,8 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sqlite_db(tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/imagegate.db"
-    run_migrations(url)
-    db = Database(url)
-    yield db
-    db.dispose()
+def sqlite_db(db: Database) -> Database:
+    return db  # tests/conftest.py
 
 
 def request_row(db: Database, i: int, **kw) -> tuple:  # type: ignore[no-untyped-def]

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from imagegate.store.db import Database, run_migrations
+from imagegate.store.db import Database
 from imagegate.store.request_log import ATTEMPT_COLUMNS
 from imagegate.store.stats import percentile, summarize
 from imagegate.telemetry.recorder import provider_stats
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 MODEL = "gemini-3-pro-image-preview"
-
-
-@pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/imagegate.db"
-    run_migrations(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 def attempt(provider: str, outcome: str, latency: float, ttfb: float | None = None, *, model: str = MODEL,
