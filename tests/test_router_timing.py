@@ -12,8 +12,9 @@ import random
 
 import pytest
 
+from imagegate.catalog.schema import ExpectedPerformance
 from imagegate.core.errors import AllProvidersExhausted, Unavailable
-from imagegate.core.types import GeneratedImage, ImageResult
+from imagegate.core.types import GeneratedImage, ImageResult, ProviderPreferences
 from imagegate.router import AttemptContext, Candidate, MemoryRouterState, Router
 from imagegate.testing.clock import FakeClock
 from tests.test_router_support import Script, Step, cands, clock, config, cost_of, fail, make_router, ok
@@ -218,3 +219,20 @@ async def test_seed_fleet_reaches_three_nines_at_the_cheapest_price() -> None:
     attempts_per_request = sum(n for _, _, n in results) / len(results)
     print(f"success {len(wins) / len(results):.4%} cost {cost_per_success:.0f} attempts {attempts_per_request}")
     assert attempts_per_request < 1.2  # few wasted attempts
+
+
+async def test_a_cold_offer_is_cut_at_its_catalog_prior_and_the_next_one_tried(clock) -> None:
+    """No successes yet: the limit comes from the catalog's expected p95 x cold_multiplier (scaled like the
+    latency prior), not the whole deadline (issue 9)."""
+    r = make_router(MemoryRouterState(), clock, config(health={"expected_latency_scale": 0.5}))
+    cs = cands(gemini=0.134, vertex=0.134)
+    expected = ExpectedPerformance(success_rate=0.93, p50_ms=19_586, p95_ms=35_647, source="seed")
+    cs[0].offer = cs[0].offer.model_copy(update={"expected": expected})
+    script = Script(clock).plan("gemini", Step(hang=True)).plan("vertex", ok(3.0))
+    start = clock.now()
+    routed = await r.run("m", cs, script, prefs=ProviderPreferences(order=["gemini", "vertex"]), deadline=start + 300)
+    assert routed.candidate.provider == "vertex"
+    g, v = routed.attempts
+    assert (g.outcome, g.limit_hit) == ("Timeout", "attempt_timeout")
+    assert script.calls[0][1].timeout_s == pytest.approx(max(10.0, 2 * 35.647 * 0.5))
+    assert clock.now() - start == pytest.approx(2 * 35.647 * 0.5 + 3.0)

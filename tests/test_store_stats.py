@@ -76,3 +76,20 @@ def test_provider_with_only_failures() -> None:
     [only] = summarize([("fal", "Timeout", 30000.0, None, 0, False), ("fal", "Timeout", 30000.0, None, 0, False)])
     assert only["requests"] == 2 and only["successes"] == 0 and only["success_rate"] == 0.0
     assert only["latency_p50_ms"] is None and only["latency_avg_ms"] is None
+
+
+def test_possibly_billed_calls_are_shown_apart_in_the_reports(db: Database) -> None:
+    """A cancelled hedge loser the provider may bill: in the API's figures and in ``imagegate stats`` (issue 9)."""
+    from imagegate.catalog import load_catalog
+    from imagegate.telemetry.performance import format_block, model_providers
+
+    rows = [attempt("gemini", "success", 1000.0, i=1, cost=134_000),
+            attempt("gemini", "cancelled", 900.0, i=2, cost=134_000, possibly_billed=True)]  # fmt: skip
+    db.write_log([], [as_row(db, r) for r in rows])
+    model = load_catalog().get(MODEL)
+    assert model is not None
+    body = model_providers(db, model, window_days=30, active={"gemini"}, now=NOW)
+    gemini = next(p for p in body["data"] if p["provider"] == "gemini")["performance"]
+    assert (gemini["requests"], gemini["spend_micros"], gemini["possibly_billed"]) == (1, 134_000, 1)
+    text = format_block(body)
+    assert "- Spend: $0.1340" in text and "- Possibly billed (cancelled in flight): 1 call(s), $0.1340" in text
