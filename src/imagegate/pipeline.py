@@ -196,12 +196,13 @@ class Gateway:
             )
             data = await self._render_data(images, request, result.text)
             body = answer_body(request, model.id, chosen.offer, result, data, cost_micros, routed.attempts)
-            done = RunEnd(200, result=result, images=len(images), image_bytes=sum(i.nbytes for i in images))
+            done = RunEnd(200, images=len(images), image_bytes=sum(i.nbytes for i in images))
             self._log(request, model_id, chosen, routed, done, started, started_wall)
             return GatewayAnswer(body, chosen.offer.provider, cost_micros, request.request_id, routed.attempts)
         except GatewayError as exc:
-            self._log(request, model_id, chosen, routed, RunEnd(exc.status, exc.code, exc.message), started,
-                      started_wall)  # fmt: skip
+            refusal = routed.error if isinstance(routed.error, ProviderError) else None
+            end = RunEnd(exc.status, refusal.kind if refusal else exc.code, exc.message)  # e.g. "ContentPolicy"
+            self._log(request, model_id, chosen, routed, end, started, started_wall)
             raise
         except asyncio.CancelledError:  # the client went away (or the server is stopping)
             end = RunEnd(CLIENT_CLOSED, "CLIENT_DISCONNECTED", "the client disconnected before the answer")
@@ -313,7 +314,6 @@ class RunEnd:
     status: int
     error_class: str | None = None
     error_message: str | None = None
-    result: ImageResult | None = None
     images: int = 0
     image_bytes: int = 0
 

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING
 
 from imagegate.core.backoff import exponential, full_jitter
 from imagegate.core.errors import (
-    AllProvidersExhausted,
     AuthFailed,
     GatewayError,
     ProviderError,
-    RateLimitedError,
     Timeout,
 )
 from imagegate.core.types import Attempt, ImageResult
 from imagegate.router import inline
+from imagegate.router.exhausted import exhausted_error
+from imagegate.router.limits import LIMITS, attempt_limit
 from imagegate.router.ordering import OfferView, delayed_score, refresh, score_views
 from imagegate.router.types import AttemptContext, AttemptFn, CostFn, RouteResult
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("imagegate.router")
 _EPS = 1e-6
-_LIMITS = ("attempt_timeout", "request_deadline")
 
 
 @dataclass(slots=True, eq=False)
@@ -228,33 +227,11 @@ class AttemptLoop:
         """``v``'s score with the wait until its pause (for everyone, or this request's own) ends added."""
         return delayed_score(v, self._paused_until(v.provider) - now_wall, self.views, self.policy.weights)
 
-    def _timeout_for(self, view: OfferView) -> tuple[float, str]:
-        """This attempt's time limit and which limit it is. Measured offers: ``multiplier`` x their observed p95.
-        Cold offers: ``cold_s`` when set, else ``cold_multiplier`` x the catalog's ``expected`` p95 (time-scaled
-        like the latency prior). While another offer is still untried, ``failover_reserve`` of the time left is
-        kept back for it, so that one offer that never answers cannot spend the whole deadline."""
-        remaining = max(0.0, self.deadline - self.clock.now())
-        t = self.cfg.attempt_timeout
-        h = view.health
-        expected = view.candidate.offer.expected
-        limit = math.inf
-        if h.successes >= self.cfg.health.min_samples and (p95 := h.quantile_s(0.95)) is not None:
-            limit = max(t.floor_s, t.multiplier * p95)
-        elif t.cold_s is not None:
-            limit = t.cold_s
-        elif expected is not None and expected.p95_ms is not None:
-            p95_s = expected.p95_ms / 1000.0 * self.cfg.health.expected_latency_scale
-            limit = max(t.floor_s, t.cold_multiplier * p95_s)
-        tries = self.tries
-        untried_others = len(self.views) - len(tries) - (0 if id(view.candidate) in tries else 1)
-        if untried_others > 0 and t.failover_reserve > 0:
-            limit = min(limit, remaining * (1.0 - t.failover_reserve))
-        if limit < remaining:
-            return limit, "attempt_timeout"
-        return remaining, "request_deadline"
-
     def _start(self, item: QueueItem, *, hedged: bool) -> Flight:
-        timeout, limit = self._timeout_for(item.view)
+        tries = self.tries
+        untried_others = len(self.views) - len(tries) - (0 if id(item.view.candidate) in tries else 1)
+        remaining = max(0.0, self.deadline - self.clock.now())
+        timeout, limit = attempt_limit(item.view, remaining, untried_others, self.cfg)
         ctx = AttemptContext(
             timeout_s=timeout, hedged=hedged, attempt_index=self.started, deadline=self.deadline,
             retry=item.pass_no > 1,
@@ -464,7 +441,7 @@ class AttemptLoop:
             images=len(result.images) if result is not None else 0,
             bytes=sum(i.nbytes for i in result.images) if result is not None else 0,
             possibly_billed=possibly_billed,
-            limit_hit=error.reason if outcome == "Timeout" and error is not None and error.reason in _LIMITS else None,
+            limit_hit=error.reason if outcome == "Timeout" and error is not None and error.reason in LIMITS else None,
         )
         out = self.out.attempts
         if flight.ctx.attempt_index == len(out):  # the usual order (always without hedging)
@@ -477,28 +454,4 @@ class AttemptLoop:
         return [self.records[i] for i in sorted(self.records)]
 
     def _exhausted(self) -> GatewayError:
-        attempts = self.attempts
-        parts = [
-            f"{a.provider} {a.outcome}{f' ({a.status})' if a.status else ''} after {a.latency_ms:.0f} ms"
-            + (f": {a.error}" if a.error else "")
-            for a in attempts
-        ]
-        msg = f"All providers failed for model '{self.model_id}' after {len(attempts)} attempt(s)"
-        msg += (": " + "; ".join(parts)) if parts else ""
-        if self.stop_reason:
-            msg += f" ({self.stop_reason})"
-        details = {"attempts": [_attempt_detail(a) for a in attempts]}
-        err: GatewayError
-        if attempts and self.cfg.retry.rate_limited_as_429 and all(a.outcome == "RateLimited" for a in attempts):
-            waits = [e.retry_after for e in self.errors.values() if e.retry_after]
-            headers = {"Retry-After": str(max(1, math.ceil(min(waits))))} if waits else {}
-            err = RateLimitedError(msg, details=details, headers=headers)
-        else:
-            err = AllProvidersExhausted(msg, details=details)
-        return err
-
-
-def _attempt_detail(a: Attempt) -> dict[str, object]:
-    return {"provider": a.provider, "outcome": a.outcome, "latency_ms": round(a.latency_ms, 1), "status": a.status,
-            "error": a.error}  # fmt: skip
-
+        return exhausted_error(self.model_id, self.attempts, self.errors.values(), self.stop_reason, self.cfg)
