@@ -146,14 +146,7 @@ class Router:
         when every attempt was rate limited, or the non-retryable ``ProviderError`` that stopped it). Only a request
         no candidate satisfies raises (``InvalidRequest``: nothing was tried). ``out``: the object to fill (and return);
         a caller cancelled mid-route finds there every attempt, the ones in flight recorded as cancelled."""
-        snap = await self.snapshot(model_id, [c.provider for c in candidates], count_request=True)
-        views = self._views(model_id, candidates, prefs, forced_provider, snap)
-        if not views:
-            raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
-        now_wall = self.clock.wall()
-        adaptive = self._adaptive(model_id, prefs)
-        n_last_resort = sum(1 for v in views if is_last_resort(v, now_wall, adaptive))
-        loop = AttemptLoop(self, model_id, views, attempt, cost_of, deadline, n_last_resort, adaptive, out)
+        loop = await self._loop(model_id, candidates, attempt, prefs, forced_provider, deadline, cost_of, out)
         return await loop.run()
 
     async def run(
@@ -168,11 +161,31 @@ class Router:
         cost_of: CostFn | None = None,
     ) -> RouteResult:
         """``route``, raising its error instead of returning it."""
-        routed = await self.route(model_id, candidates, attempt, prefs=prefs, forced_provider=forced_provider,
-                                  deadline=deadline, cost_of=cost_of)  # fmt: skip
+        loop = await self._loop(model_id, candidates, attempt, prefs, forced_provider, deadline, cost_of, None)
+        routed = await loop.run()  # not through ``route``: one coroutine less on the hot path
         if routed.error is not None:
             raise routed.error
         return routed
+
+    async def _loop(
+        self,
+        model_id: str,
+        candidates: list[Candidate],
+        attempt: AttemptFn,
+        prefs: ProviderPreferences | None,
+        forced_provider: str | None,
+        deadline: float,
+        cost_of: CostFn | None,
+        out: RouteResult | None,
+    ) -> AttemptLoop:
+        snap = await self.snapshot(model_id, [c.provider for c in candidates], count_request=True)
+        views = self._views(model_id, candidates, prefs, forced_provider, snap)
+        if not views:
+            raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
+        now_wall = self.clock.wall()
+        adaptive = self._adaptive(model_id, prefs)
+        n_last_resort = sum(1 for v in views if is_last_resort(v, now_wall, adaptive))
+        return AttemptLoop(self, model_id, views, attempt, cost_of, deadline, n_last_resort, adaptive, out)
 
     # ------------------------------------------------------------------ state access (never fails a request)
 
