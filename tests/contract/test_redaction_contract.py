@@ -61,3 +61,24 @@ def test_compound_and_pem_secrets_are_redacted_by_value_and_by_part() -> None:
     assert r.redact("only the secret 4d2a7c9e1b3f5a6c8e0d2b4f6a8c0e1d") == "only the secret [redacted]"
     assert r.redact("line MIIEvQIBADANBgkqhkiG9w0BAQEFAASC of a key") == "line [redacted] of a key"
     assert r.redact("a short word") == "a short word"  # values under 8 characters are not registered
+
+
+def test_every_configured_credential_is_registered(tmp_path) -> None:
+    """Provider keys, the Vertex service account's private key (from its file), master and API keys."""
+    import json
+
+    from imagegate.services import configured_secrets
+    from imagegate.settings import Settings
+
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEA\n-----END PRIVATE KEY-----\n"
+    creds = tmp_path / "sa.json"
+    creds.write_text(json.dumps({"private_key": pem, "private_key_id": "0123456789abcdef0123"}))
+    env = {"FAL_KEY": FAL_KEY, "GOOGLE_APPLICATION_CREDENTIALS": str(creds), "IMAGEGATE_MASTER_KEY": MASTER,
+           "IMAGEGATE_API_KEYS": "client-key-0001,client-key-0002", "GEMINI_API_KEY": "gemini-key-abcdef"}  # fmt: skip
+    secrets = configured_secrets(Settings.load(env=env))
+    for value in (FAL_KEY, pem, "0123456789abcdef0123", MASTER, "client-key-0001", "client-key-0002",
+                  "gemini-key-abcdef"):  # fmt: skip
+        assert value in secrets
+    r = Redactor()
+    r.register(secrets)
+    assert r.redact("bad key line MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEA") == "bad key line [redacted]"
