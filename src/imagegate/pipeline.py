@@ -27,8 +27,10 @@ from imagegate.media.convert import normalise
 from imagegate.media.sizes import SizeMap
 from imagegate.pricing import dry_run_body
 from imagegate.providers.base import Provider, ProviderCall
+from imagegate.providers.streaming import PartialSink
 from imagegate.router import AttemptContext, Candidate, Router
 from imagegate.store.blobs import BlobStore
+from imagegate.streams import PartialRelay, StreamInterrupted
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder
 
@@ -145,7 +147,8 @@ class Gateway:
 
     # ------------------------------------------------------------------ run
 
-    async def run(self, request: ImageRequest) -> GatewayAnswer:
+    async def run(self, request: ImageRequest, partials: PartialRelay | None = None) -> GatewayAnswer:
+        """``partials``: the client streams; partial images go to the relay, which binds the request (streams.py)."""
         started = time.perf_counter()
         started_wall = time.time()
         model_id: str | None = None
@@ -158,6 +161,10 @@ class Gateway:
 
             async def attempt(candidate: Candidate, ctx: AttemptContext) -> ImageResult:
                 p = by_candidate[id(candidate)]
+                if partials is not None:
+                    return await partials.attempt(
+                        ctx.attempt_index, p.offer, lambda sink: self._call_offer(request, p, ctx, deadline, sink)
+                    )
                 return await self._call_offer(request, p, ctx, deadline)
 
             pricer = self.router.pricer
@@ -209,10 +216,12 @@ class Gateway:
             )
             return GatewayAnswer(body, chosen.offer.provider, cost_micros, request.request_id, attempts)
         except ProviderError as exc:  # a non-retryable refusal, returned as is
-            error = UpstreamError(
+            error: GatewayError = UpstreamError(
                 f"{exc.provider or 'provider'} refused the request: {exc.message}",
                 details={"provider": exc.provider, "reason": exc.reason},
             )
+            if isinstance(exc, StreamInterrupted):
+                error = exc.gateway_error()
             attempts = getattr(exc, "attempts", attempts)
             self._log(
                 request,
@@ -248,9 +257,21 @@ class Gateway:
                 attempts,
             )
             raise
+        except asyncio.CancelledError:  # the streaming client went away: log what was billed
+            if partials is not None:
+                offer, billed, attempts = partials.on_cancel(self.router.pricer)
+                msg = "the client disconnected"
+                self._log(request, model_id, offer, 499, "ClientDisconnected", msg, started, started_wall, None,
+                          billed, 0, 0, attempts)  # fmt: skip
+            raise
 
     async def _call_offer(
-        self, request: ImageRequest, planned: Planned, ctx: AttemptContext, deadline: float
+        self,
+        request: ImageRequest,
+        planned: Planned,
+        ctx: AttemptContext,
+        deadline: float,
+        sink: PartialSink | None = None,
     ) -> ImageResult:
         """One routed attempt on one offer; ``n`` beyond the offer's limit becomes parallel calls."""
         provider = self.providers[planned.offer.provider]
@@ -259,7 +280,8 @@ class Gateway:
         call_deadline = min(deadline, time.monotonic() + ctx.timeout_s)
 
         async def one(n: int) -> ImageResult:
-            call = ProviderCall(request=request, offer=planned.offer, spec=planned.spec, n=n, deadline=call_deadline)
+            call = ProviderCall(request=request, offer=planned.offer, spec=planned.spec, n=n, deadline=call_deadline,
+                                partials=sink)  # fmt: skip
             try:
                 async with asyncio.timeout(max(0.001, call_deadline - time.monotonic())):
                     return await provider.generate(call)

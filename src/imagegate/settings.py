@@ -80,6 +80,8 @@ class Settings:
     stats_window_days: int = 30
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
+    stream_keepalive_s: float = 15.0  # SSE keep-alive comment interval; also how long a stream waits to start
+    allow_private_image_urls: bool = False  # chat image_url fetches may reach private/loopback addresses
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -106,9 +108,7 @@ class Settings:
         return [n for n, p in self.providers.items() if p.active]
 
     @classmethod
-    def load(
-        cls, config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def load(cls, config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         env = dict(os.environ if env is None else env)
         data: dict[str, Any] = {}
         config = config or env.get("IMAGEGATE_CONFIG")
@@ -151,6 +151,8 @@ class Settings:
             "IMAGEGATE_PLACEHOLDER": ("placeholder", str),
             "IMAGEGATE_WORKERS": ("workers", int),
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
+            "IMAGEGATE_STREAM_KEEPALIVE": ("stream_keepalive_s", float),
+            "IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS": ("allow_private_image_urls", _flag),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

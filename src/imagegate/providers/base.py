@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from imagegate.catalog.schema import Offer
 from imagegate.core.types import ImageRequest, ImageResult, RenderSpec
+from imagegate.providers.streaming import PartialSink
 
 
 @dataclass(slots=True)
@@ -22,6 +23,7 @@ class ProviderCall:
     spec: RenderSpec
     n: int  # images asked of this one upstream call (<= offer.capabilities.max_n)
     deadline: float  # time.monotonic() by which the call must be over
+    partials: PartialSink | None = None  # set when the client streams: partial images and progress go here
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
