@@ -52,6 +52,22 @@ async def stream_answer(
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                        "x-request-id": f"req_{time.time_ns():x}"})  # fmt: skip
     await resp.prepare(request)
+    outcome = "client_gone"  # unless the stream ends as planned: a write failed, the client went away
+    try:
+        outcome = await _send(request, resp, state, answer, p, prefix, common)
+    except ConnectionResetError:
+        if state.stream_fault == "cut":
+            outcome = "cut"
+            raise
+    finally:
+        state.stream_outcomes.append(outcome)
+    return resp
+
+
+async def _send(
+    request: web.Request, resp: web.StreamResponse, state: OpenAIFakeState, answer: dict[str, Any],
+    p: dict[str, Any], prefix: str, common: dict[str, Any],
+) -> str:  # fmt: skip
     final = answer["data"][0]["b64_json"]
     total = p["partial_images"]
     for i in range(total):
@@ -71,10 +87,10 @@ async def stream_answer(
                    "param": None, "code": None}  # fmt: skip
             await resp.write(_event("error", {"type": "error", "error": err}))
             await resp.write_eof()
-            return resp
+            return "error"
     await asyncio.sleep(state.partial_interval_s if total else 0)
     done = {"type": f"{prefix}.completed", "b64_json": final, "created_at": int(time.time()), **common,
             "usage": answer["usage"]}  # fmt: skip
     await resp.write(_event(f"{prefix}.completed", done))
     await resp.write_eof()
-    return resp
+    return "completed"
