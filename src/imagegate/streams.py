@@ -4,8 +4,8 @@ The router fails over freely until the first partial image goes out; from then o
 attempt that sent it:
 - that attempt's retryable failure becomes ``StreamInterrupted`` (not retryable: the router stops and the client
   gets an ``error`` event);
-- an attempt started after the binding (a failover after the bound one timed out) fails at once the same way;
-- another attempt (a hedge) that finishes first is held back until the router settles the race, so the completed
+- an attempt started once the bound one has ended (a failover after it timed out) fails at once the same way;
+- any other attempt (a hedge) is held back, never finishing, until the router settles the race, so the completed
   image always comes from the provider whose partials the client saw.
 
 The API layer reads ``pending`` (partial images and progress notes) while the pipeline runs.
@@ -64,6 +64,7 @@ class PartialRelay:
         self.bound: int | None = None  # the attempt index the request is bound to
         self.bound_offer: Offer | None = None
         self.partials_sent = 0
+        self._bound_over = False  # the bound attempt has ended (succeeded, failed or was cancelled)
         self._started: dict[int, _Started] = {}
 
     async def attempt(
@@ -71,7 +72,9 @@ class PartialRelay:
     ) -> ImageResult:
         """Run one routed attempt under the binding rule."""
         if self.bound is not None and self.bound != index:
-            raise StreamInterrupted(self._bound_message(), provider=offer.provider)
+            if self._bound_over:
+                raise StreamInterrupted(self._bound_message(), provider=offer.provider)
+            await self._hold()  # a hedge started after the binding: the bound attempt decides
         self._started[index] = _Started(offer, time.time(), time.perf_counter())
         try:
             result = await call(_AttemptSink(self, index, offer))
@@ -82,11 +85,20 @@ class PartialRelay:
                     provider=exc.provider, status=exc.status, reason=exc.reason,
                 ) from exc  # fmt: skip
             raise
+        finally:
+            if self.bound == index:
+                self._bound_over = True
         if self.bound is None:
             self._bind(index, offer)
+            self._bound_over = True
         elif self.bound != index:
-            await asyncio.get_running_loop().create_future()  # held until the router cancels this attempt
+            await self._hold()
         return result
+
+    @staticmethod
+    async def _hold() -> None:
+        """Wait until the router cancels this attempt (it settles the race once the bound attempt is done)."""
+        await asyncio.get_running_loop().create_future()
 
     def push(self, event: StreamEvent) -> None:
         self.pending.append(event)

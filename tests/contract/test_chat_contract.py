@@ -35,8 +35,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
 
 @pytest.fixture(scope="module")
 def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_STREAM_KEEPALIVE": "0.05",
-           "IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS": "true"}  # the image server below is on loopback
+    env = {
+        **fleet.fleet.env(),
+        "IMAGEGATE_PLACEHOLDER": "off",
+        "IMAGEGATE_STREAM_KEEPALIVE": "0.05",
+        "IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS": "true",
+    }  # the image server below is on loopback
     proc = ServerProcess(tmp_path_factory.mktemp("chat") / "data", env=env)
     try:
         proc.wait_ready()
@@ -186,8 +190,11 @@ def test_openrouter_provider_preferences(client: OpenAI) -> None:
 
 def test_failover_in_chat(client: OpenAI, fleet: ThreadedFleet) -> None:
     fleet.call(fleet.fleet.states["gemini"].injector.force, "unavailable")
-    res = client.chat.completions.create(model=NANO, messages=[{"role": "user", "content": "a tree"}],
-                                         extra_body={**IMAGE_OUT, "provider": {"order": ["gemini", "vertex"]}})
+    res = client.chat.completions.create(
+        model=NANO,
+        messages=[{"role": "user", "content": "a tree"}],
+        extra_body={**IMAGE_OUT, "provider": {"order": ["gemini", "vertex"]}},
+    )
     attempts = res.metadata["attempts"]
     assert [(a["provider"], a["outcome"]) for a in attempts] == [("gemini", "Unavailable"), ("vertex", "success")]
 
