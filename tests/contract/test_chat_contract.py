@@ -213,7 +213,8 @@ def test_failover_in_chat(client: OpenAI, fleet: ThreadedFleet) -> None:
             {"type": "text", "text": "x"}, {"type": "image_url", "image_url": {"url": data_url(b"not an image")}}]}]},
          "messages[0].content[1].image_url"),
         ({**IMAGE_OUT, "messages": [{"role": "user", "content": [
-            {"type": "text", "text": "x"}, {"type": "input_audio", "input_audio": {}}]}]}, "messages[0].content[1].type"),
+            {"type": "text", "text": "x"}, {"type": "input_audio", "input_audio": {}}]}]},
+         "messages[0].content[1].type"),
         ({**IMAGE_OUT, "messages": [{"role": "user", "content": [
             {"type": "text", "text": "x"}, {"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}}]}]},
          "messages[0].content[1].image_url"),
