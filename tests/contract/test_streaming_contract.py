@@ -230,3 +230,13 @@ def test_client_disconnect_cancels_the_upstream_and_logs_what_was_billed(
     while "client_gone" not in state.stream_outcomes:  # type: ignore[attr-defined]
         assert time.monotonic() < deadline, "the upstream stream was never cancelled"
         time.sleep(0.05)  # polling the fake's record
+
+
+def test_fal_queue_progress_comes_as_comments(gateway: ServerProcess, fleet: ThreadedFleet) -> None:
+    fleet.call(fleet.fleet.states["fal"].injector.reconfigure, FaultProfile(p50_ms=600, p95_ms=600))
+    body = {"model": f"fal/{NANO}", "prompt": "a lantern", "stream": True, "partial_images": 1}
+    with httpx.stream("POST", gateway.url + "/v1/images/generations", json=body, timeout=30) as resp:
+        events = sse_events(resp.read().decode())
+    notes = [text for name, text in events if name == ":" and text.startswith("progress ")]
+    assert notes and all(n.startswith("progress fal ") for n in notes)
+    assert [e[0] for e in events if e[0] != ":"] == ["image_generation.completed"]

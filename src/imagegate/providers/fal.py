@@ -39,6 +39,7 @@ from imagegate.core.errors import (
 from imagegate.core.types import GeneratedImage, ImageResult, Usage
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
+from imagegate.providers.streaming import PartialSink
 from imagegate.settings import ProviderSettings
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
@@ -102,7 +103,8 @@ class FalProvider:
         request_id = str(queued["request_id"])
         urls = self._queue_urls(call.offer.provider_model_id, queued)
         try:
-            result, ttfb_at = await asyncio.wait_for(self._await_result(urls, started), timeout=call.remaining())
+            waiting = self._await_result(urls, started, call.partials)
+            result, ttfb_at = await asyncio.wait_for(waiting, timeout=call.remaining())
             images = await asyncio.wait_for(self._images(result), timeout=call.remaining())
         except TimeoutError:
             await self._cancel(urls["cancel_url"])
@@ -177,8 +179,10 @@ class FalProvider:
             return max(0.0, base)
         return base * self._rng.uniform(1 - self._jitter, 1 + self._jitter)
 
-    async def _await_result(self, urls: dict[str, str], started: float) -> tuple[dict[str, Any], float]:
-        error_type = await self._poll(urls["status_url"])
+    async def _await_result(
+        self, urls: dict[str, str], started: float, sink: PartialSink | None = None
+    ) -> tuple[dict[str, Any], float]:
+        error_type = await self._poll(urls["status_url"], sink)
         resp = await self._http.request("GET", urls["response_url"], headers=self._auth())
         ttfb_at = (time.perf_counter() - started) * 1000 - resp.elapsed_ms + resp.ttfb_ms
         if resp.status != 200:
@@ -188,10 +192,12 @@ class FalProvider:
             raise BadResponse("fal: the result is not a JSON object", provider=self.name, status=resp.status)
         return result, ttfb_at
 
-    async def _poll(self, status_url: str) -> str | None:
-        """Poll until the request leaves the queue; return its ``error_type`` (None when it succeeded)."""
+    async def _poll(self, status_url: str, sink: PartialSink | None = None) -> str | None:
+        """Poll until the request leaves the queue; return its ``error_type`` (None when it succeeded). A streaming
+        client's ``sink`` hears each change of state and queue position."""
         attempt = 0
         failures = 0
+        reported = None
         while True:
             try:
                 resp = await self._http.request("GET", status_url, headers=self._auth())
@@ -207,6 +213,9 @@ class FalProvider:
                 attempt += 1
                 continue
             state = status.get("status") if isinstance(status, dict) else None
+            if sink is not None and state and (note := _progress(status)) != reported:
+                sink.progress(note)
+                reported = note
             if state not in ("IN_QUEUE", "IN_PROGRESS"):
                 if state is None:
                     raise BadResponse("fal: the status answer has no status", provider=self.name)
@@ -288,6 +297,11 @@ def _detail_text(detail: Any) -> tuple[str, bool]:
                 msgs.append(str(item))
         return "; ".join(m for m in msgs if m), policy
     return "", False
+
+
+def _progress(status: dict[str, Any]) -> str:
+    position = status.get("queue_position")
+    return f"fal {status.get('status')}" + (f" queue_position={position}" if position is not None else "")
 
 
 def map_error(provider: str, status: int, body: bytes, headers: Any, error_type: str | None = None) -> ProviderError:
