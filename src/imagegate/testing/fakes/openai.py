@@ -92,7 +92,6 @@ class OpenAIFakeState(FakeState):
     fixed_payload_bytes: int | None = None
     partial_interval_s: float = 0.02  # streaming: the pause before each partial image after the first
     stream_fault: str | None = None  # streaming: after the first partial, "error" sends an error event, "cut" drops
-    stamp_file: str | None = None  # streaming: append "<time.monotonic_ns()> <index>" per partial sent (benchmarks)
     stream_outcomes: list[str] = field(default_factory=list)  # per stream: "completed", "error", "client_gone"
     _images: dict[tuple[int, int, str, str], bytes] = field(default_factory=dict)
     _fixed: dict[int, bytes] = field(default_factory=dict)  # n -> precomputed body

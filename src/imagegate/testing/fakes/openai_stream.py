@@ -77,9 +77,6 @@ async def _send(
         obj = {"type": f"{prefix}.partial_image", "b64_json": b64, "partial_image_index": i,
                "created_at": int(time.time()), **common}  # fmt: skip
         await resp.write(_event(f"{prefix}.partial_image", obj))
-        if state.stamp_file:
-            with open(state.stamp_file, "a", encoding="ascii") as fh:
-                fh.write(f"{time.monotonic_ns()} {i}\n")
         if i == 0 and state.stream_fault == "cut":
             abort_connection(request)
         if i == 0 and state.stream_fault == "error":
