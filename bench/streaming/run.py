@@ -44,8 +44,9 @@ async def first_event_at(session: aiohttp.ClientSession, url: str, body: dict) -
         got = 0
         async for chunk in resp.content.iter_any():
             if not got:
+                scan = max(0, len(buf) - 1)  # only the new bytes (and one before): linear in the event's size
                 buf += chunk
-                at = buf.find(b"\n\n")
+                at = buf.find(b"\n\n", scan)
                 while at >= 0 and buf.startswith(b":"):  # keep-alive comments are not the event
                     del buf[: at + 2]
                     at = buf.find(b"\n\n")

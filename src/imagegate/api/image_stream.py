@@ -95,6 +95,7 @@ async def image_events(
                         yield part
                 else:
                     yield comment(f"progress {ev.text}")
+                del ev  # sent: not kept alive while the stream waits
             if run.done():
                 break
             if not await wait_set(relay.wakeup, keepalive_s):

@@ -63,7 +63,7 @@ async def stream_images(
             usage_raw: Any = None
             text = None
             async for event in iter_sse(resp.content, http.max_body):
-                raw = bytes(event.data)
+                raw = event.data
                 try:
                     obj, lifted = loads_lifting(raw, b"b64_json")
                 except ValueError:
@@ -85,6 +85,7 @@ async def stream_images(
                     images.append(GeneratedImage(_MIME.get(fmt, "image/png"), b64=b64, width=width, height=height))
                     usage_raw = obj.get("usage") or usage_raw
                     text = text or obj.get("revised_prompt")
+                del event, raw, obj, lifted, b64  # a relayed partial is not kept while the next one renders
             if not images:
                 raise BadResponse("openai: the stream ended before the image was complete", provider=provider.name)
             return ImageResult(

@@ -36,73 +36,74 @@ class PartialSink(Protocol):
 @dataclass(slots=True)
 class SseEvent:
     event: str | None
-    data: memoryview  # the data field (joined data lines), a slice of the received bytes
+    data: bytes  # the data field (data lines joined by newlines)
 
 
 async def iter_sse(content: aiohttp.StreamReader, max_event_bytes: int) -> AsyncIterator[SseEvent]:
-    """Yield the events of an SSE body as they complete. Comments and ids are skipped."""
+    """Yield the events of an SSE body as they complete. Comments and ids are skipped.
+
+    Linear in the body: each chunk is searched once, by ``memchr`` for newlines (a base64 line of megabytes has
+    none), and an event's data is copied once, straight out of the receive buffer.
+    """
     buf = bytearray()
     scan = 0
     async for chunk in content.iter_any():
         buf += chunk
-        while True:
-            end, sep = _event_end(buf, scan)
-            if end < 0:
-                scan = max(0, len(buf) - 3)
-                if len(buf) > max_event_bytes:
-                    raise ValueError(f"an upstream event exceeds {max_event_bytes} bytes")
-                break
-            block = bytes(buf[:end])
-            del buf[: end + sep]
-            scan = 0
-            event = _parse_block(block)
+        head = 0  # start of the next event in buf
+        while (found := _event_end(buf, max(head, scan)))[0] >= 0:
+            end, sep = found
+            event = _parse_block(buf, head, end)
+            head = scan = end + sep
             if event is not None:
                 yield event
+        if head:  # once per chunk: keep only the unfinished event, in a fresh buffer (memory goes back)
+            buf = buf[head:] if head < len(buf) else bytearray()
+            scan = 0
+        scan = max(scan, len(buf) - 3)
+        if len(buf) > max_event_bytes:
+            raise ValueError(f"an upstream event exceeds {max_event_bytes} bytes")
     if buf.strip():
-        event = _parse_block(bytes(buf))
+        event = _parse_block(buf, 0, len(buf))
         if event is not None:
             yield event
 
 
 def _event_end(buf: bytearray, start: int) -> tuple[int, int]:
     """Position and length of the first blank-line separator at or after ``start`` (``\\n\\n`` or ``\\r\\n\\r\\n``)."""
-    lf = buf.find(b"\n\n", start)
-    crlf = buf.find(b"\r\n\r\n", start)
-    if crlf >= 0 and (lf < 0 or crlf < lf):
-        return crlf, 4
-    return lf, 2 if lf >= 0 else 0
+    i = buf.find(b"\n", start)
+    while i >= 0:
+        nxt = buf[i + 1 : i + 3]
+        if nxt[:1] == b"\n":
+            return i, 2
+        if nxt == b"\r\n" and i > 0 and buf[i - 1] == 0x0D:
+            return i - 1, 4
+        i = buf.find(b"\n", i + 1)
+    return -1, 0
 
 
-def _parse_block(block: bytes) -> SseEvent | None:
+def _parse_block(buf: bytearray, pos: int, size: int) -> SseEvent | None:
+    """The event held in ``buf[pos:size]`` (its lines, without the blank line that ends it)."""
     event: str | None = None
-    data: list[memoryview] = []
-    view = memoryview(block)
-    pos = 0
-    while pos <= len(block):
-        nl = block.find(b"\n", pos)
-        end = len(block) if nl < 0 else nl
-        line = view[pos:end]
-        if len(line) and line[-1] == 0x0D:  # '\r'
-            line = line[:-1]
-        pos = end + 1
-        if nl < 0 and end == len(block) and not len(line):
-            break
-        if not len(line) or line[0] == 0x3A:  # ':' comment
-            if nl < 0:
-                break
+    spans: list[tuple[int, int]] = []
+    while pos < size:
+        nl = buf.find(b"\n", pos, size)
+        end = size if nl < 0 else nl
+        start, pos = pos, end + 1
+        if end > start and buf[end - 1] == 0x0D:  # '\r'
+            end -= 1
+        if end == start or buf[start] == 0x3A:  # blank, or a ':' comment
             continue
-        colon = bytes(line[:16]).find(b":")
-        name = bytes(line if colon < 0 else line[:colon])
-        value = line[len(line) :] if colon < 0 else line[colon + 1 :]
-        if len(value) and value[0] == 0x20:
-            value = value[1:]
+        colon = buf.find(b":", start, min(end, start + 16))
+        name = bytes(buf[start:end] if colon < 0 else buf[start:colon])
+        value = end if colon < 0 else colon + 1
+        if value < end and buf[value] == 0x20:
+            value += 1
         if name == b"event":
-            event = bytes(value).decode("utf-8", "replace")
+            event = buf[value:end].decode("utf-8", "replace")
         elif name == b"data":
-            data.append(value)
-        if nl < 0:
-            break
-    if not data:
+            spans.append((value, end))
+    if not spans:
         return None
-    joined = data[0] if len(data) == 1 else memoryview(b"\n".join(bytes(d) for d in data))
-    return SseEvent(event, joined)
+    with memoryview(buf) as view:
+        data = b"\n".join(view[a:b] for a, b in spans) if len(spans) > 1 else bytes(view[spans[0][0] : spans[0][1]])
+    return SseEvent(event, data)
