@@ -10,7 +10,7 @@ from imagegate.catalog.loader import load_catalog
 from imagegate.core.errors import Unavailable
 from imagegate.core.types import GeneratedImage, ImageResult
 from imagegate.pricing import Pricer
-from imagegate.providers.streaming import PartialImage, iter_sse
+from imagegate.providers.streaming import PartialImage, SseEvent, SsePart, iter_sse
 from imagegate.streams import PartialRelay, StreamInterrupted
 
 
@@ -127,3 +127,42 @@ async def test_iter_sse_splits_events_across_chunks_and_long_lines() -> None:
 async def test_iter_sse_caps_an_event() -> None:
     with pytest.raises(ValueError):
         [x async for x in iter_sse(_Reader([b"data: " + b"x" * 5000]), 1000)]  # type: ignore[arg-type]
+
+
+async def test_iter_sse_passes_a_partial_image_through_while_it_arrives() -> None:
+    big = b'{"type":"image_generation.partial_image","b64_json":"' + b"B" * 50_000 + b'","partial_image_index":0}'
+    body = (
+        b"event: image_generation.partial_image\ndata: " + big + b"\n\nevent: image_generation.completed\ndata: {}\n\n"
+    )
+    chunks = [body[i : i + 4096] for i in range(0, len(body), 4096)]
+    items = [x async for x in iter_sse(_Reader(chunks), 10**6, pass_through=(".partial_image",))]  # type: ignore[arg-type]
+    parts = [x for x in items if isinstance(x, SsePart)]
+    assert len(parts) > 5 and parts[0].first and parts[-1].last and not any(p.last for p in parts[:-1])
+    assert {p.event for p in parts} == {"image_generation.partial_image"}
+    assert b"".join(p.data for p in parts) == big  # verbatim, in pieces
+    assert [(e.event, e.data) for e in items if isinstance(e, SseEvent)] == [("image_generation.completed", b"{}")]
+
+
+async def test_iter_sse_pass_through_keeps_a_split_crlf_out_of_the_data() -> None:
+    body = b"event: a.partial_image\r\ndata: " + b"x" * 100 + b"\r\n\r\n"
+    chunks = [body[:60], body[60 : len(body) - 3], body[len(body) - 3 :]]  # the "\r" of "\r\n" ends a chunk
+    parts = [x async for x in iter_sse(_Reader(chunks), 10**6, pass_through=(".partial_image",))]  # type: ignore[arg-type]
+    assert b"".join(p.data for p in parts) == b"x" * 100  # type: ignore[union-attr]
+    assert parts[-1].last  # type: ignore[union-attr]
+
+
+async def test_parts_follow_the_binding(offer) -> None:  # type: ignore[no-untyped-def]
+    relay = PartialRelay()
+    a, b = _sink(relay, 0, offer), _sink(relay, 1, offer)
+    await a.partial_part("image_generation.partial_image", b"{", True, False)
+    await b.partial_part("image_generation.partial_image", b"{x}", True, True)  # not the bound attempt: dropped
+    await a.partial_part("image_generation.partial_image", b"}", False, True)
+    assert [(e.kind, e.data, e.first, e.last) for e in relay.pending] == [("part", b"{", True, False),
+                                                                         ("part", b"}", False, True)]  # fmt: skip
+    assert relay.bound == 0 and relay.partials_sent == 1
+
+
+def _sink(relay: PartialRelay, index: int, offer):  # type: ignore[no-untyped-def]
+    from imagegate.streams import _AttemptSink
+
+    return _AttemptSink(relay, index, offer)

@@ -43,9 +43,12 @@ class StreamInterrupted(ProviderError):
 
 @dataclass(slots=True)
 class StreamEvent:
-    kind: Literal["partial", "progress"]
+    kind: Literal["partial", "part", "progress"]
     image: PartialImage | None = None
-    text: str = ""
+    text: str = ""  # progress: the note; part: the event type
+    data: bytes = b""  # part: a piece of the event's data JSON
+    first: bool = False
+    last: bool = False
 
 
 @dataclass(slots=True)
@@ -134,10 +137,11 @@ class PartialRelay:
 class _AttemptSink:
     """The ``PartialSink`` of one attempt."""
 
-    __slots__ = ("relay", "index", "offer")
+    __slots__ = ("relay", "index", "offer", "forwarding")
 
     def __init__(self, relay: PartialRelay, index: int, offer: Offer) -> None:
         self.relay, self.index, self.offer = relay, index, offer
+        self.forwarding = False  # the event whose parts are arriving belongs to the stream
 
     async def partial(self, image: PartialImage) -> None:
         relay = self.relay
@@ -147,6 +151,16 @@ class _AttemptSink:
             return  # another attempt owns the stream
         relay.partials_sent += 1
         relay.push(StreamEvent("partial", image=image))
+
+    async def partial_part(self, kind: str, data: bytes, first: bool, last: bool) -> None:
+        relay = self.relay
+        if first:
+            if relay.bound is None:
+                relay._bind(self.index, self.offer)
+            self.forwarding = relay.bound == self.index
+            relay.partials_sent += self.forwarding
+        if self.forwarding:
+            relay.push(StreamEvent("part", text=kind, data=data, first=first, last=last))
 
     def progress(self, text: str) -> None:
         if self.relay.bound in (None, self.index):

@@ -85,12 +85,20 @@ async def image_events(
     relay: PartialRelay, run: asyncio.Future[GatewayAnswer], req: ImageRequest, prefix: str, keepalive_s: float
 ) -> AsyncIterator[Part]:
     """Partial images as the relay gets them, keep-alives while waiting, then the completed image(s) or an error."""
+    open_part = False  # a relayed partial event is half sent
     try:
         while True:
             relay.wakeup.clear()
             while relay.pending:
                 ev = relay.pending.popleft()
-                if ev.kind == "partial" and ev.image is not None:
+                if ev.kind == "part":
+                    if ev.first:
+                        yield f"event: {ev.text}\ndata: ".encode()
+                    yield ev.data
+                    if ev.last:
+                        yield b"\n\n"
+                    open_part = not ev.last
+                elif ev.kind == "partial" and ev.image is not None:
                     for part in partial_event(ev.image, prefix, req):
                         yield part
                 else:
@@ -107,6 +115,8 @@ async def image_events(
             return
         err = exc if isinstance(exc, GatewayError) else GatewayError("The gateway hit an internal error.")
         log.warning("stream %s failed after it started: %s (%s)", req.request_id, err.message, type(exc).__name__)
+        if open_part:  # the upstream broke off inside a partial image: end that (broken) event first
+            yield b"\n\n"
         for part in error_event(err):
             yield part
     finally:

@@ -3,8 +3,9 @@
 The upstream answers ``text/event-stream``: ``image_generation.partial_image`` / ``image_edit.partial_image`` events
 (``b64_json``, ``partial_image_index``, ``size``, ``quality``, ``background``, ``output_format``, ``created_at``),
 then ``*.completed`` with the final image and ``usage``; a failure mid-stream is an ``error`` event in the OpenAI
-error shape. The base64 is lifted out of each event (never parsed into a string) and each partial's data JSON is
-handed on verbatim, so the gateway relays it without re-serialising.
+error shape. A partial image whose bytes are still arriving is handed on piece by piece as they come (cut-through:
+the client starts receiving it while the gateway still does); one that arrived whole is handed on verbatim. The
+completed event's base64 is lifted out (never parsed into a string).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from imagegate.core.types import GeneratedImage, ImageResult
 from imagegate.providers.b64lift import loads_lifting, resolve
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import TRANSPORT_ERRORS, UpstreamResponse, transport_error
-from imagegate.providers.streaming import PartialImage, iter_sse
+from imagegate.providers.streaming import PartialImage, SsePart, iter_sse
 
 if TYPE_CHECKING:
     from imagegate.providers.openai import OpenAIProvider
@@ -62,7 +63,10 @@ async def stream_images(
             images: list[GeneratedImage] = []
             usage_raw: Any = None
             text = None
-            async for event in iter_sse(resp.content, http.max_body):
+            async for event in iter_sse(resp.content, http.max_body, pass_through=(".partial_image",)):
+                if isinstance(event, SsePart):  # a partial image still arriving: relayed piece by piece
+                    await call.partials.partial_part(event.event, event.data, event.first, event.last)
+                    continue
                 raw = event.data
                 try:
                     obj, lifted = loads_lifting(raw, b"b64_json")

@@ -30,6 +30,10 @@ class PartialSink(Protocol):
 
     async def partial(self, image: PartialImage) -> None: ...
 
+    async def partial_part(self, kind: str, data: bytes, first: bool, last: bool) -> None:
+        """A piece of a partial-image event still arriving (its data JSON, verbatim), relayed as it comes."""
+        ...
+
     def progress(self, text: str) -> None: ...
 
 
@@ -39,71 +43,88 @@ class SseEvent:
     data: bytes  # the data field (data lines joined by newlines)
 
 
-async def iter_sse(content: aiohttp.StreamReader, max_event_bytes: int) -> AsyncIterator[SseEvent]:
-    """Yield the events of an SSE body as they complete. Comments and ids are skipped.
+@dataclass(slots=True)
+class SsePart:
+    """A piece of one event's single data line, passed on before the line is complete (see ``iter_sse``)."""
 
-    Linear in the body: each chunk is searched once, by ``memchr`` for newlines (a base64 line of megabytes has
-    none), and an event's data is copied once, straight out of the receive buffer.
+    event: str
+    data: bytes
+    first: bool
+    last: bool
+
+
+async def iter_sse(
+    content: aiohttp.StreamReader, max_event_bytes: int, pass_through: tuple[str, ...] = ()
+) -> AsyncIterator[SseEvent | SsePart]:
+    """Yield the events of an SSE body as they complete; comments and ids are skipped.
+
+    An event whose ``event:`` name ends with one of ``pass_through`` and whose data line is still arriving is yielded
+    as ``SsePart`` pieces as its bytes come in (first piece, ..., last piece), so a relay can forward a partial image
+    of megabytes while it is still being received instead of after. Linear in the body: lines are found by
+    ``memchr`` (a base64 line has no newline), data is copied once out of the receive buffer.
     """
     buf = bytearray()
-    scan = 0
+    name: str | None = None
+    data: list[bytes] = []
+    passing = False
+    scan = 0  # buf[:scan] is known to hold no newline
     async for chunk in content.iter_any():
         buf += chunk
-        head = 0  # start of the next event in buf
-        while (found := _event_end(buf, max(head, scan)))[0] >= 0:
-            end, sep = found
-            event = _parse_block(buf, head, end)
-            head = scan = end + sep
-            if event is not None:
-                yield event
-        if head:  # once per chunk: keep only the unfinished event, in a fresh buffer (memory goes back)
-            buf = buf[head:] if head < len(buf) else bytearray()
-            scan = 0
-        scan = max(scan, len(buf) - 3)
-        if len(buf) > max_event_bytes:
+        pos = 0
+        while True:
+            nl = buf.find(b"\n", max(pos, scan))
+            if passing:
+                end = len(buf) if nl < 0 else nl
+                cut = end - 1 if nl >= 0 and end > pos and buf[end - 1] == 0x0D else end
+                if nl < 0 and cut > pos and buf[cut - 1] == 0x0D:
+                    cut -= 1  # a "\r" that may start the line's end: keep it for the next chunk
+                if cut > pos or nl >= 0:
+                    yield SsePart(name or "", bytes(buf[pos:cut]), first=False, last=nl >= 0)
+                pos = cut if nl < 0 else nl + 1
+                if nl < 0:
+                    break
+                passing, name, data = False, None, []
+                continue
+            if nl < 0:
+                if pass_through and name is not None and not data and name.endswith(pass_through):
+                    start = _data_value(buf, pos)
+                    if start is not None:  # the data line has begun: pass it on as it arrives
+                        passing = True
+                        yield SsePart(name, bytes(buf[start:]), first=True, last=False)
+                        pos = len(buf)
+                break
+            end = nl - 1 if nl > pos and buf[nl - 1] == 0x0D else nl
+            line_start, pos = pos, nl + 1
+            if end == line_start:  # a blank line ends the event
+                if data:
+                    yield SseEvent(name, data[0] if len(data) == 1 else b"\n".join(data))
+                name, data = None, []
+                continue
+            if buf[line_start] == 0x3A:  # ':' comment
+                continue
+            colon = buf.find(b":", line_start, min(end, line_start + 16))
+            field = bytes(buf[line_start:end] if colon < 0 else buf[line_start:colon])
+            value = end if colon < 0 else colon + 1
+            if value < end and buf[value] == 0x20:
+                value += 1
+            if field == b"event":
+                name = buf[value:end].decode("utf-8", "replace")
+            elif field == b"data":
+                data.append(bytes(buf[value:end]))
+        if pos:  # once per chunk: keep the unfinished line, in a fresh buffer (memory goes back)
+            buf = buf[pos:] if pos < len(buf) else bytearray()
+        scan = len(buf)  # what is left is one unfinished line
+        if len(buf) + sum(len(d) for d in data) > max_event_bytes:
             raise ValueError(f"an upstream event exceeds {max_event_bytes} bytes")
-    if buf.strip():
-        event = _parse_block(buf, 0, len(buf))
-        if event is not None:
-            yield event
+    if data:
+        yield SseEvent(name, data[0] if len(data) == 1 else b"\n".join(data))
+    elif buf.strip().startswith(b"data:"):
+        start = _data_value(buf, 0)
+        yield SseEvent(name, bytes(buf[start:].rstrip(b"\r\n")) if start is not None else b"")
 
 
-def _event_end(buf: bytearray, start: int) -> tuple[int, int]:
-    """Position and length of the first blank-line separator at or after ``start`` (``\\n\\n`` or ``\\r\\n\\r\\n``)."""
-    i = buf.find(b"\n", start)
-    while i >= 0:
-        nxt = buf[i + 1 : i + 3]
-        if nxt[:1] == b"\n":
-            return i, 2
-        if nxt == b"\r\n" and i > 0 and buf[i - 1] == 0x0D:
-            return i - 1, 4
-        i = buf.find(b"\n", i + 1)
-    return -1, 0
-
-
-def _parse_block(buf: bytearray, pos: int, size: int) -> SseEvent | None:
-    """The event held in ``buf[pos:size]`` (its lines, without the blank line that ends it)."""
-    event: str | None = None
-    spans: list[tuple[int, int]] = []
-    while pos < size:
-        nl = buf.find(b"\n", pos, size)
-        end = size if nl < 0 else nl
-        start, pos = pos, end + 1
-        if end > start and buf[end - 1] == 0x0D:  # '\r'
-            end -= 1
-        if end == start or buf[start] == 0x3A:  # blank, or a ':' comment
-            continue
-        colon = buf.find(b":", start, min(end, start + 16))
-        name = bytes(buf[start:end] if colon < 0 else buf[start:colon])
-        value = end if colon < 0 else colon + 1
-        if value < end and buf[value] == 0x20:
-            value += 1
-        if name == b"event":
-            event = buf[value:end].decode("utf-8", "replace")
-        elif name == b"data":
-            spans.append((value, end))
-    if not spans:
+def _data_value(buf: bytearray, pos: int) -> int | None:
+    """Where the value of a ``data:`` line starting at ``pos`` begins (None: not a data line, or too short yet)."""
+    if len(buf) - pos < 6 or buf[pos : pos + 5] != b"data:":
         return None
-    with memoryview(buf) as view:
-        data = b"\n".join(view[a:b] for a, b in spans) if len(spans) > 1 else bytes(view[spans[0][0] : spans[0][1]])
-    return SseEvent(event, data)
+    return pos + 6 if buf[pos + 5] == 0x20 else pos + 5
