@@ -5,8 +5,10 @@ costs the gateway in memory.
   moment it hands the first partial image to its socket; the client stamps the moment it holds that whole event. The
   same requests go *direct* (client -> upstream) and through *imagegate* (client -> ``imagegate serve`` -> upstream),
   interleaved one by one, so the added latency is the gateway path's p50 minus the direct path's p50 of one run.
-- **Memory per open stream**: N streams held open after their first partial image (the upstream waits); the gateway
-  process's RSS with them open minus its RSS before, divided by N.
+- **Memory per open stream**: N streams opened one after another and held open after their first partial image
+  (the upstream waits); the gateway process's RSS with them open minus its RSS before, divided by N. (Opening them
+  all at once measures the peak of N partial images in flight instead: the served worker keeps freed memory in
+  its heap, ``runtime.py``.)
 
 Run: ``.venv/bin/python bench/streaming/run.py`` (about a minute); ``--requests``, ``--streams``,
 ``--sizes 20000,1500000``. Results: ``bench/streaming/results/streaming.{json,md}``.
@@ -101,7 +103,8 @@ async def open_stream_memory(gateway: str, streams: int, rss) -> dict:  # type: 
                 buf += await resp.content.readany()
             opened.append(resp)
 
-        await asyncio.gather(*(open_one() for _ in range(streams)))
+        for _ in range(streams):  # one at a time: what an open stream keeps, not the peak of opening many at once
+            await open_one()
         await asyncio.sleep(0.5)  # let the gateway settle (buffers freed) before sampling
         held = rss()
         for resp in opened:
