@@ -240,3 +240,14 @@ def test_fal_queue_progress_comes_as_comments(gateway: ServerProcess, fleet: Thr
     notes = [text for name, text in events if name == ":" and text.startswith("progress ")]
     assert notes and all(n.startswith("progress fal ") for n in notes)
     assert [e[0] for e in events if e[0] != ":"] == ["image_generation.completed"]
+
+
+def test_chat_image_url_to_a_loopback_address_is_refused_by_default(gateway: ServerProcess) -> None:
+    # This gateway runs with the default allow_private_image_urls=false (the chat tests' gateway allows loopback).
+    for url in (gateway.url + "/health", "http://localhost:1/a.png", "http://[::1]/a.png", "http://169.254.169.254/"):
+        body = {"model": NANO, "modalities": ["image", "text"], "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "edit"}, {"type": "image_url", "image_url": {"url": url}}]}]}  # fmt: skip
+        resp = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=30)
+        assert resp.status_code == 400, resp.text
+        err = resp.json()["error"]
+        assert err["param"] == "messages[0].content[1].image_url" and "non-public" in err["message"]
