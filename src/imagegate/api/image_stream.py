@@ -106,7 +106,7 @@ async def image_events(
                 del ev  # sent: not kept alive while the stream waits
             if run.done():
                 break
-            if not await wait_set(relay.wakeup, keepalive_s):
+            if not await wait_set(relay.wakeup, keepalive_s) and not open_part:  # never inside an event
                 yield KEEPALIVE
         exc = run.exception()
         if exc is None:
