@@ -101,7 +101,7 @@ async def image_events(
                 elif ev.kind == "partial" and ev.image is not None:
                     for part in partial_event(ev.image, prefix, req):
                         yield part
-                else:
+                elif not open_part:  # a comment never goes inside an event
                     yield comment(f"progress {ev.text}")
                 del ev  # sent: not kept alive while the stream waits
             if run.done():
