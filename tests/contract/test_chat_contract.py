@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import http.server
 import io
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -228,3 +230,22 @@ def test_bad_chat_input_is_a_400_naming_the_field(client: OpenAI, body: dict, pa
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model=model, messages=messages, extra_body=body)
     assert info.value.body["param"] == param
+
+
+def test_chat_request_is_in_the_request_log(client: OpenAI, gateway: ServerProcess) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model=NANO, messages=[{"role": "user", "content": "a logged owl"}], extra_body=IMAGE_OUT
+    )
+    res = raw.parse()
+    request_id = raw.headers["x-imagegate-request-id"]
+    assert res.id == "chatcmpl-" + request_id.removeprefix("req_")
+    deadline = time.monotonic() + 20
+    while True:
+        with sqlite3.connect(gateway.data_dir / "imagegate.db") as db:
+            row = db.execute("select status, provider, cost_micros, image_count from requests where id = ?",
+                             (request_id,)).fetchone()  # fmt: skip
+        if row is not None:
+            break
+        assert time.monotonic() < deadline, "the chat request was never logged"
+        time.sleep(0.05)  # polling the background log writer
+    assert row == (200, res.metadata["provider"], res.metadata["cost_micros"], 1)
