@@ -223,7 +223,11 @@ class Gateway:
             raise
         except asyncio.CancelledError:  # the client went away (or the server is stopping)
             end = RunEnd(CLIENT_CLOSED, "CLIENT_DISCONNECTED", "the client disconnected before the answer")
-            self._log(request, model_id, chosen, routed, end, started, started_wall)
+            if partials is not None and partials.bound_offer is not None:  # a stream: what its partials cost
+                offer, billed, _running = partials.on_cancel(self.pricer)
+                self._log(request, model_id, chosen, routed, end, started, started_wall, bound=(offer, billed))
+            else:
+                self._log(request, model_id, chosen, routed, end, started, started_wall)
             raise
         except Exception as exc:  # a bug or an I/O failure of ours (blob store): logged, then the 500 handler
             end = RunEnd(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
@@ -286,13 +290,18 @@ class Gateway:
         end: RunEnd,
         started: float,
         started_wall: float,
+        bound: tuple[Offer | None, int] | None = None,
     ) -> None:
         """One request-log record (and its metrics). The provider and cost are the winning attempt's whenever
-        there was one, also when a later step failed: the provider billed it."""
+        there was one, also when a later step failed: the provider billed it. ``bound``: a stream cut short, the
+        offer its partial images came from and what they cost."""
         attempts = list(routed.attempts)
         offer = chosen.offer if chosen is not None else None
         if offer is None and routed.candidate is not None:
             offer = routed.candidate.offer
+        cost_micros = routed.cost_micros
+        if bound is not None and bound[0] is not None:
+            offer, cost_micros = bound[0], bound[1]
         ttfb = next((a.ttfb_ms for a in reversed(attempts) if a.outcome == "success"), None)
         rec = RequestRecord(
             id=request.request_id,
@@ -308,7 +317,7 @@ class Gateway:
             error_message=end.error_message,
             latency_ms=(time.perf_counter() - started) * 1000,
             ttfb_ms=ttfb,
-            cost_micros=routed.cost_micros,
+            cost_micros=cost_micros,
             image_count=end.images,
             image_bytes=end.image_bytes,
             prompt=request.prompt if self.log_prompts else None,

@@ -224,7 +224,7 @@ def test_client_disconnect_cancels_the_upstream_and_logs_what_was_billed(
             if line.startswith("event: image_generation.partial_image"):
                 break
     status, error_class, provider, cost = wait_row(gateway, request_id)
-    assert (status, error_class, provider) == (499, "ClientDisconnected", "openai")
+    assert (status, error_class, provider) == (499, "CLIENT_DISCONNECTED", "openai")
     assert cost == 100 * 40  # one partial image: 100 output image tokens at $40 per million
     deadline = time.monotonic() + 20
     while "client_gone" not in state.stream_outcomes:  # type: ignore[attr-defined]
