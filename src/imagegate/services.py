@@ -14,6 +14,7 @@ from imagegate.api.auth import Authenticator
 from imagegate.api.files import extension
 from imagegate.api.parsing import Limits
 from imagegate.catalog.loader import Catalog, load_catalog
+from imagegate.jobs.service import AsyncWork, JobsConfig
 from imagegate.pipeline import Gateway
 from imagegate.providers.base import Provider
 from imagegate.providers.registry import build_providers
@@ -41,10 +42,13 @@ class Services:
     limits: Limits
     metrics: Metrics
     banner: list[str] = field(default_factory=list)
+    work: AsyncWork | None = None  # record / replay / mock and jobs (imagegate/jobs)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.recorder.start()
+        if self.work is not None:
+            await self.work.start()
         self._tasks.append(asyncio.create_task(self._sweep_blobs(), name="imagegate-blob-sweeper"))
 
     async def _sweep_blobs(self) -> None:
@@ -62,6 +66,8 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.work is not None:
+            await self.work.aclose()
         await self.recorder.aclose()
         for provider in self.providers.values():
             with contextlib.suppress(Exception):
@@ -130,4 +136,5 @@ async def build_services(settings: Settings) -> Services:
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
         metrics=metrics,
         banner=banner,
+        work=AsyncWork(db, gateway, JobsConfig.from_settings(settings), replay_default=settings.replay_default),
     )

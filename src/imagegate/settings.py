@@ -45,6 +45,10 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _floats(value: str) -> list[float]:
+    return [float(v) for v in value.split(",") if v.strip()]
+
+
 # provider -> (key env var, base url env var)
 PROVIDER_ENV: dict[str, tuple[str, str]] = {
     "gemini": ("GEMINI_API_KEY", "IMAGEGATE_GEMINI_BASE_URL"),
@@ -81,6 +85,16 @@ class Settings:
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    # asynchronous work (imagegate/jobs): replay default, job runners, webhooks
+    replay_default: str = "off"  # X-Imagegate-Replay when a request sends none
+    jobs_in_process: bool = True  # run jobs inside the gateway; false: only `imagegate worker` processes run them
+    jobs_concurrency: int = 4  # jobs one runner works at a time
+    jobs_lease_s: float = 60.0  # a runner that stops renewing for this long loses its jobs to another
+    jobs_poll_s: float = 1.0  # how often a runner looks for work it was not woken for
+    jobs_max_runs: int = 3  # starts of one job (restarts included) before it fails as interrupted
+    webhooks_allow_private: bool = False  # allow http, any port and private addresses for webhook URLs
+    webhook_retry_delays_s: list[float] = field(default_factory=lambda: [5.0, 15.0, 45.0])
+    webhook_timeout_s: float = 30.0  # per delivery try
 
     def __post_init__(self) -> None:
         for name in PROVIDER_ENV:
@@ -151,6 +165,15 @@ class Settings:
             "IMAGEGATE_PLACEHOLDER": ("placeholder", str),
             "IMAGEGATE_WORKERS": ("workers", int),
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
+            "IMAGEGATE_REPLAY_DEFAULT": ("replay_default", str),
+            "IMAGEGATE_JOBS_IN_PROCESS": ("jobs_in_process", _flag),
+            "IMAGEGATE_JOBS_CONCURRENCY": ("jobs_concurrency", int),
+            "IMAGEGATE_JOBS_LEASE": ("jobs_lease_s", float),
+            "IMAGEGATE_JOBS_POLL": ("jobs_poll_s", float),
+            "IMAGEGATE_JOBS_MAX_RUNS": ("jobs_max_runs", int),
+            "IMAGEGATE_WEBHOOKS_ALLOW_PRIVATE": ("webhooks_allow_private", _flag),
+            "IMAGEGATE_WEBHOOK_RETRY_DELAYS": ("webhook_retry_delays_s", _floats),
+            "IMAGEGATE_WEBHOOK_TIMEOUT": ("webhook_timeout_s", float),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

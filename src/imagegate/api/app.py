@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api import files, images, models
+from imagegate.api import files, images, jobs, models, recordings
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
 from imagegate.settings import Settings
@@ -59,6 +59,11 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/models", api_endpoint(models.list_models), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}/providers", api_endpoint(models.model_providers), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}", api_endpoint(models.retrieve_model), methods=["GET"]),
+        Route(f"{prefix}/jobs/{{job_id}}", api_endpoint(jobs.retrieve_job), methods=["GET"]),
+        Route(f"{prefix}/jobs/{{job_id}}/cancel", api_endpoint(jobs.cancel_job), methods=["POST"]),
+        Route(f"{prefix}/webhooks/secret", api_endpoint(jobs.webhook_secret), methods=["GET", "POST"]),
+        Route(f"{prefix}/recordings", api_endpoint(recordings.list_recordings), methods=["GET"]),
+        Route(f"{prefix}/recordings/{{recording_id}}", api_endpoint(recordings.delete_recording), methods=["DELETE"]),
     ]
 
 

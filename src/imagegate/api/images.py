@@ -8,11 +8,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.async_work import intercept
 from imagegate.api.encode import PartsResponse, encode_answer
 from imagegate.api.multipart import FormData, read_multipart
 from imagegate.api.parsing import build_request
 from imagegate.core.errors import InvalidRequest, PayloadTooLarge
 from imagegate.core.types import ImageRequest, InputImage
+from imagegate.jobs.codec import form_digest_source
 from imagegate.media.inspect import check_mask, inspect_image
 
 
@@ -44,6 +46,7 @@ async def _read_json(request: Request, limit: int) -> dict:
     body = b"".join(chunks)
     if not body:
         raise InvalidRequest("The request body is empty: expected a JSON object.")
+    request.state.match_body = body  # X-Imagegate-Replay-Match: body
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -69,6 +72,9 @@ async def _respond(request: Request, image_request: ImageRequest) -> Response:
                 "X-Imagegate-Cost-Micros": str(body["total_cost_micros"]),
             },
         )
+    early = await intercept(request, image_request)  # async jobs, record / replay / mock (imagegate.jobs)
+    if early is not None:
+        return early
     answer = await gateway.run(image_request)
     return PartsResponse(
         encode_answer(answer.body),
@@ -103,6 +109,7 @@ async def edits(request: Request) -> Response:
     form: FormData = await read_multipart(
         request.headers.get("content-type", ""), request.stream(), max_bytes=settings.max_upload_bytes
     )
+    request.state.match_body = form_digest_source(form)  # X-Imagegate-Replay-Match: body
     image_files = [f for f in form.files if f.field in ("image", "image[]")]
     mask_files = [f for f in form.files if f.field == "mask"]
     if not image_files:

@@ -1,0 +1,92 @@
+"""Tables of asynchronous work (``imagegate.jobs``): recordings, jobs, webhook deliveries and secrets.
+
+Registered on the same ``Base`` as ``store/models.py`` (which imports this module), created by migration
+``0005_jobs``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from imagegate.store.models import Base, UTCDateTime
+
+
+class RecordingRow(Base):
+    """A recorded answer: the body's metadata as JSON, its images as blob tokens that never expire."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        Index("ix_recordings_owner_canonical", "owner", "canonical_hash"),
+        Index("ix_recordings_owner_body", "owner", "body_hash"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)  # the API key id ("" under open access)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(200))
+    canonical_hash: Mapped[str] = mapped_column(String(64))
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    canonical: Mapped[str] = mapped_column(Text)  # the canonical request as JSON (for fields: matching)
+    answer: Mapped[str] = mapped_column(Text)  # the answer's body without its images, JSON
+    images: Mapped[str] = mapped_column(Text)  # JSON list of {"token", "mime_type"}
+
+
+class JobRow(Base):
+    """One asynchronous generation or edit. ``lease_until`` is how long its current runner owns it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued | running | succeeded | failed | cancelled
+    operation: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(200))
+    request: Mapped[bytes] = mapped_column(LargeBinary)  # the canonical request (jobs/codec.py), JSON
+    replay: Mapped[str | None] = mapped_column(String(300))  # replay mode and match, "mode|match"
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    runner: Mapped[str | None] = mapped_column(String(64))
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)  # the Images API answer, JSON
+    error: Mapped[str | None] = mapped_column(Text)  # {"code","message","status"} JSON
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WebhookDeliveryRow(Base):
+    """One event to deliver to a job's webhook URL; retried on its schedule until delivered or failed."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the webhook-id (msg_...)
+    job_id: Mapped[str] = mapped_column(String(64), index=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivering | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookSecretRow(Base):
+    """The ``whsec_`` signing secret of one API key. Kept in clear (signing needs it), shown to the client once."""
+
+    __tablename__ = "webhook_secrets"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
