@@ -45,13 +45,19 @@ class JobRunner:
         self._loop = asyncio.create_task(self._main(), name="imagegate-job-runner")
 
     async def aclose(self) -> None:
-        """Stop claiming; jobs still running keep their lease until it runs out and are re-run elsewhere or later."""
+        """Stop, and hand the jobs still running back to the queue (a killed process's jobs come back when their
+        lease runs out instead)."""
+        if self._loop is None:
+            return
         tasks = [t for t in (self._loop, *self._running.values(), *self._sending) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        released = await asyncio.to_thread(self.work.jobs.release, self.id)
+        if released:
+            log.info("handed %d running job(s) back to the queue", released)
 
     async def _main(self) -> None:
         while True:

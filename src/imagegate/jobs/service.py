@@ -13,12 +13,14 @@ from imagegate.jobs.execute import Executor
 from imagegate.jobs.recordings import RecordingStore
 from imagegate.jobs.replay import MATCH_HEADER, MODE_HEADER, DefaultMode, ReplayOptions, parse_options
 from imagegate.jobs.runner import JobRunner
-from imagegate.jobs.secrets import SecretStore
 from imagegate.jobs.store import JobStore
 from imagegate.jobs.views import job_json
+from imagegate.jobs.webhook_secrets import SecretStore
 from imagegate.jobs.webhooks import validate_url
 from imagegate.pipeline import Gateway
 from imagegate.store.db import Database
+
+LIVE_MODES = ("off", "record", "replay-or-live", "replay-or-record")  # modes that may call a provider
 
 
 @dataclass(slots=True)
@@ -82,6 +84,8 @@ class AsyncWork:
         """Store a new job and wake the runner; the job's JSON (with a new ``webhook_secret``, shown this once)."""
         if webhook_url is not None:
             webhook_url = validate_url(webhook_url, self.config.allow_private)
+        if opts.mode in LIVE_MODES:
+            self.executor.gateway.plan(request)  # unknown model, unsupported size...: a 4xx now, not a failed job
         owner = request.key_id or ""
         secret = await asyncio.to_thread(self.secrets.ensure, owner) if webhook_url else None
         row = await asyncio.to_thread(

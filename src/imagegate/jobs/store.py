@@ -166,6 +166,15 @@ class JobStore:
             ).rowcount
         return requeued, failed
 
+    def release(self, runner: str) -> int:
+        """A runner shutting down hands its running jobs back to the queue (they run again, elsewhere or later)."""
+        with self.db.engine.begin() as conn:
+            return conn.execute(
+                update(JobRow)
+                .where(JobRow.runner == runner, JobRow.status == "running")
+                .values(status="queued", runner=None, lease_until=None)
+            ).rowcount
+
     def count(self, status: str) -> int:
         with self.db.engine.connect() as conn:
             return int(
