@@ -47,8 +47,6 @@ class Services:
 
     async def start(self) -> None:
         await self.recorder.start()
-        if self.work is not None:
-            await self.work.start()
         self._tasks.append(asyncio.create_task(self._sweep_blobs(), name="imagegate-blob-sweeper"))
 
     async def _sweep_blobs(self) -> None:

@@ -79,3 +79,36 @@ def test_job_survives_a_gateway_restart(fleet: ThreadedFleet, tmp_path: Path, st
             second.stop()
         receiver.close()
     assert receiver.deliveries.empty()
+
+
+def test_imagegate_worker_runs_jobs_the_gateway_only_queues(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    gateway = ServerProcess(data, env={"IMAGEGATE_JOBS_IN_PROCESS": "0"})
+    worker = None
+    try:
+        gateway.wait_ready()
+        job = httpx.post(
+            gateway.url + "/v1/images/generations",
+            json={"model": "gemini-3-pro-image", "prompt": "for the worker", "response_format": "b64_json"},
+            headers={"Prefer": "respond-async"},
+            timeout=30,
+        ).json()
+        assert httpx.get(f"{gateway.url}/v1/jobs/{job['id']}").json()["status"] == "queued"
+        env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("IMAGEGATE_")}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "imagegate", "worker", "--data-dir", str(data)],
+            env={**env, "IMAGEGATE_JOBS_POLL": "0.1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        done = wait_job(gateway.url, job["id"])
+        assert done["status"] == "succeeded" and done["result"]["data"][0]["b64_json"]
+    finally:
+        if worker is not None:
+            worker.terminate()
+            out = worker.communicate(timeout=30)[0].decode(errors="replace")
+            assert "imagegate worker run_" in out, out
+        gateway.stop()
