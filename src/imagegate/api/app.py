@@ -96,8 +96,9 @@ def create_app(  # type: ignore[no-untyped-def]
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await factory(settings)
         await services.start()
-        if services.work is not None:  # a served gateway runs jobs unless jobs_in_process is off
-            await services.work.start()
+        work = getattr(services, "work", None)
+        if work is not None:  # a served gateway runs jobs unless jobs_in_process is off
+            await work.start()
         app.state.services = services
         _print_banner(settings, services)
         if tune_runtime and settings.runtime_tuning:

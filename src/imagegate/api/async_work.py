@@ -18,7 +18,7 @@ def wants_async(request: Request) -> bool:
 
 
 async def intercept(request: Request, image_request: ImageRequest) -> Response | None:
-    work = request.app.state.services.work
+    work = getattr(request.app.state.services, "work", None)
     if work is None:
         return None
     opts = work.options(request.headers, image_request.key_id)
