@@ -45,10 +45,6 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def _floats(value: str) -> list[float]:
-    return [float(v) for v in value.split(",") if v.strip()]
-
-
 # provider -> (key env var, base url env var)
 PROVIDER_ENV: dict[str, tuple[str, str]] = {
     "gemini": ("GEMINI_API_KEY", "IMAGEGATE_GEMINI_BASE_URL"),
@@ -172,12 +168,14 @@ class Settings:
             "IMAGEGATE_JOBS_POLL": ("jobs_poll_s", float),
             "IMAGEGATE_JOBS_MAX_RUNS": ("jobs_max_runs", int),
             "IMAGEGATE_WEBHOOKS_ALLOW_PRIVATE": ("webhooks_allow_private", _flag),
-            "IMAGEGATE_WEBHOOK_RETRY_DELAYS": ("webhook_retry_delays_s", _floats),
             "IMAGEGATE_WEBHOOK_TIMEOUT": ("webhook_timeout_s", float),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):
                 setattr(self, attr, conv(env[var]))
+        if env.get("IMAGEGATE_WEBHOOK_RETRY_DELAYS"):  # seconds between delivery tries, e.g. "5,15,45"
+            delays = env["IMAGEGATE_WEBHOOK_RETRY_DELAYS"].split(",")
+            self.webhook_retry_delays_s = [float(v) for v in delays if v.strip()]
         if env.get("IMAGEGATE_API_KEYS"):
             self.api_keys = [k.strip() for k in env["IMAGEGATE_API_KEYS"].split(",") if k.strip()]
         for name, (key_var, url_var) in PROVIDER_ENV.items():

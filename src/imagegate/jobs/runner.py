@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -82,7 +83,7 @@ class JobRunner:
         for row in await asyncio.to_thread(store.claim, self.id, cfg.lease_s, free):
             task = asyncio.create_task(self._run(row), name=f"imagegate-job-{row.id}")
             self._running[row.id] = task
-            task.add_done_callback(lambda _t, job_id=row.id: self._running.pop(job_id, None))
+            task.add_done_callback(functools.partial(self._forget, row.id))
         for delivery in await asyncio.to_thread(self.work.deliveries.claim_due, cfg.webhook_timeout_s + 30, 16):
             sending = asyncio.create_task(self._deliver(delivery))
             self._sending.add(sending)
@@ -94,6 +95,9 @@ class JobRunner:
         return wait
 
     # ------------------------------------------------------------------ jobs
+
+    def _forget(self, job_id: str, _task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
 
     async def _run(self, row: JobRow) -> None:
         store, cfg = self.work.jobs, self.config
@@ -141,6 +145,9 @@ class JobRunner:
     async def _deliver(self, row: WebhookDeliveryRow) -> None:
         cfg = self.config
         secret_row = await asyncio.to_thread(self.work.secrets.get, row.owner)
+        ok: bool
+        status: int | None
+        error: str | None
         if secret_row is None:
             ok, status, error = False, None, "the key has no webhook secret"
         else:
