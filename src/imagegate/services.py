@@ -14,6 +14,7 @@ from imagegate.api.auth import Authenticator
 from imagegate.api.files import extension
 from imagegate.api.parsing import Limits
 from imagegate.catalog.loader import Catalog, load_catalog
+from imagegate.jobs.batches.service import BatchConfig
 from imagegate.jobs.service import AsyncWork, JobsConfig
 from imagegate.pipeline import Gateway
 from imagegate.providers.base import Provider
@@ -134,5 +135,12 @@ async def build_services(settings: Settings) -> Services:
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
         metrics=metrics,
         banner=banner,
-        work=AsyncWork(db, gateway, JobsConfig.from_settings(settings), replay_default=settings.replay_default),
+        work=AsyncWork(
+            db,
+            gateway,
+            JobsConfig.from_settings(settings),
+            replay_default=settings.replay_default,
+            batches=(settings.data_dir / "files", Limits(settings.max_prompt_chars, settings.max_n),
+                     BatchConfig.from_settings(settings)),
+        ),
     )

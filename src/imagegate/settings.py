@@ -91,6 +91,9 @@ class Settings:
     webhooks_allow_private: bool = False  # allow http, any port and private addresses for webhook URLs
     webhook_retry_delays_s: list[float] = field(default_factory=lambda: [5.0, 15.0, 45.0])
     webhook_timeout_s: float = 30.0  # per delivery try
+    batch_concurrency: int = 8  # lines of one batch in flight at once (emulated batches)
+    batch_max_lines: int = 50_000  # requests per batch file
+    batch_max_file_bytes: int = 200 * 1024 * 1024  # POST /v1/files upload limit
 
     def __post_init__(self) -> None:
         for name in PROVIDER_ENV:
@@ -169,6 +172,9 @@ class Settings:
             "IMAGEGATE_JOBS_MAX_RUNS": ("jobs_max_runs", int),
             "IMAGEGATE_WEBHOOKS_ALLOW_PRIVATE": ("webhooks_allow_private", _flag),
             "IMAGEGATE_WEBHOOK_TIMEOUT": ("webhook_timeout_s", float),
+            "IMAGEGATE_BATCH_CONCURRENCY": ("batch_concurrency", int),
+            "IMAGEGATE_BATCH_MAX_LINES": ("batch_max_lines", int),
+            "IMAGEGATE_BATCH_MAX_FILE_BYTES": ("batch_max_file_bytes", int),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

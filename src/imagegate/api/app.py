@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api import files, images, jobs, models, recordings
+from imagegate.api import batches, files, images, jobs, models, recordings, uploads
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
 from imagegate.settings import Settings
@@ -64,6 +64,15 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/webhooks/secret", api_endpoint(jobs.webhook_secret), methods=["GET", "POST"]),
         Route(f"{prefix}/recordings", api_endpoint(recordings.list_recordings), methods=["GET"]),
         Route(f"{prefix}/recordings/{{recording_id}}", api_endpoint(recordings.delete_recording), methods=["DELETE"]),
+        Route(f"{prefix}/files", api_endpoint(uploads.create_file), methods=["POST"]),
+        Route(f"{prefix}/files", api_endpoint(uploads.list_files), methods=["GET"]),
+        Route(f"{prefix}/files/{{file_id}}", api_endpoint(uploads.retrieve_file), methods=["GET"]),
+        Route(f"{prefix}/files/{{file_id}}", api_endpoint(uploads.delete_file), methods=["DELETE"]),
+        Route(f"{prefix}/files/{{file_id}}/content", api_endpoint(uploads.file_content), methods=["GET"]),
+        Route(f"{prefix}/batches", api_endpoint(batches.create_batch), methods=["POST"]),
+        Route(f"{prefix}/batches", api_endpoint(batches.list_batches), methods=["GET"]),
+        Route(f"{prefix}/batches/{{batch_id}}", api_endpoint(batches.retrieve_batch), methods=["GET"]),
+        Route(f"{prefix}/batches/{{batch_id}}/cancel", api_endpoint(batches.cancel_batch), methods=["POST"]),
     ]
 
 

@@ -40,6 +40,7 @@ class JobRunner:
         self.wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._sending: set[asyncio.Task[None]] = set()
+        self._batch: asyncio.Task[bool] | None = None
         self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -50,7 +51,7 @@ class JobRunner:
         lease runs out instead)."""
         if self._loop is None:
             return
-        tasks = [t for t in (self._loop, *self._running.values(), *self._sending) if t is not None]
+        tasks = [t for t in (self._loop, self._batch, *self._running.values(), *self._sending) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -59,6 +60,8 @@ class JobRunner:
         released = await asyncio.to_thread(self.work.jobs.release, self.id)
         if released:
             log.info("handed %d running job(s) back to the queue", released)
+        if await asyncio.to_thread(self.work.batches.store.release, self.id):
+            log.info("handed a running batch back to the queue")
 
     async def _main(self) -> None:
         while True:
@@ -84,6 +87,11 @@ class JobRunner:
             task = asyncio.create_task(self._run(row), name=f"imagegate-job-{row.id}")
             self._running[row.id] = task
             task.add_done_callback(functools.partial(self._forget, row.id))
+        if self._batch is None or self._batch.done():  # one batch at a time per runner
+            if self._batch is not None and not self._batch.cancelled() and self._batch.exception() is not None:
+                log.warning("batch run failed: %s", type(self._batch.exception()).__name__)
+            self._batch = asyncio.create_task(self.work.batches.run_next(self.id), name="imagegate-batch")
+            self._batch.add_done_callback(lambda _t: self.wake.set())
         for delivery in await asyncio.to_thread(self.work.deliveries.claim_due, cfg.webhook_timeout_s + 30, 16):
             sending = asyncio.create_task(self._deliver(delivery))
             self._sending.add(sending)

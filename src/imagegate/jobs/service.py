@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from imagegate.api.parsing import Limits
 from imagegate.core.types import ImageRequest
 from imagegate.jobs import codec
+from imagegate.jobs.batches.service import BatchConfig, Batches
 from imagegate.jobs.deliveries import DeliveryStore
 from imagegate.jobs.execute import Executor
 from imagegate.jobs.recordings import RecordingStore
@@ -57,6 +60,7 @@ class AsyncWork:
         *,
         replay_default: str = "off",
         default_mode: DefaultMode | None = None,
+        batches: tuple[Path, Limits, BatchConfig] | None = None,
     ) -> None:
         self.config = config
         self.recordings = RecordingStore(db)
@@ -67,6 +71,8 @@ class AsyncWork:
         self.replay_default = replay_default
         # hook for per-key defaults (API keys work): key id -> mode, or None for the gateway's default
         self.default_mode: DefaultMode = default_mode or (lambda _key_id: None)
+        files_dir, limits, batch_config = batches or (Path("./data/files"), Limits(), BatchConfig())
+        self.batches = Batches(db, files_dir, self.executor, limits, batch_config)
         self.runner = JobRunner(self)
 
     async def start(self, run_jobs: bool | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Asynchronous work: recordings (record / replay), jobs, webhook deliveries, webhook secrets.
+"""Asynchronous work: recordings (record / replay), jobs, webhook deliveries, webhook secrets, files, batches.
 
 Revision ID: 0005_jobs
 Revises: 0001
@@ -91,8 +91,56 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("owner", name="pk_webhook_secrets"),
     )
 
+    op.create_table(
+        "files",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("owner", sa.String(64), nullable=False),
+        sa.Column("purpose", sa.String(32), nullable=False),
+        sa.Column("filename", sa.String(256), nullable=False),
+        sa.Column("bytes", sa.BigInteger(), nullable=False),
+        sa.Column("path", sa.String(512), nullable=False),
+        sa.Column("created_at", UTC_TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_files"),
+    )
+    op.create_index("ix_files_owner", "files", ["owner"])
+
+    op.create_table(
+        "batches",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("owner", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("endpoint", sa.String(64), nullable=False),
+        sa.Column("input_file_id", sa.String(64), nullable=False),
+        sa.Column("completion_window", sa.String(16), nullable=False),
+        sa.Column("meta", sa.Text(), nullable=True),
+        sa.Column("errors", sa.Text(), nullable=True),
+        sa.Column("created_at", UTC_TS, nullable=False),
+        sa.Column("in_progress_at", UTC_TS, nullable=True),
+        sa.Column("finalizing_at", UTC_TS, nullable=True),
+        sa.Column("completed_at", UTC_TS, nullable=True),
+        sa.Column("failed_at", UTC_TS, nullable=True),
+        sa.Column("cancelling_at", UTC_TS, nullable=True),
+        sa.Column("cancelled_at", UTC_TS, nullable=True),
+        sa.Column("expires_at", UTC_TS, nullable=False),
+        sa.Column("output_file_id", sa.String(64), nullable=True),
+        sa.Column("error_file_id", sa.String(64), nullable=True),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("completed", sa.Integer(), nullable=False),
+        sa.Column("failed", sa.Integer(), nullable=False),
+        sa.Column("estimate_micros", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("runner", sa.String(64), nullable=True),
+        sa.Column("lease_until", UTC_TS, nullable=True),
+        sa.Column("runs", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_batches"),
+    )
+    op.create_index("ix_batches_owner", "batches", ["owner"])
+    op.create_index("ix_batches_status_created", "batches", ["status", "created_at"])
+
 
 def downgrade() -> None:
+    op.drop_table("batches")
+    op.drop_table("files")
     op.drop_table("webhook_secrets")
     op.drop_table("webhook_deliveries")
     op.drop_table("jobs")
