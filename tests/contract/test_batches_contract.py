@@ -1,0 +1,180 @@
+"""The Batch API through a real ``imagegate serve`` in front of the Gemini fake, driven by the openai SDK unchanged."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+from PIL import Image
+
+from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.helpers_server import ServerProcess
+
+MODEL = "gemini/gemini-3-pro-image-preview"
+GEN = "/v1/images/generations"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
+    threaded = ThreadedFleet(Fleet(workdir=tmp_path_factory.mktemp("bfleet"), providers=("gemini",)))
+    threaded.start()
+    try:
+        yield threaded
+    finally:
+        threaded.stop()
+
+
+@pytest.fixture(scope="module")
+def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_BATCH_CONCURRENCY": "3"}
+    proc = ServerProcess(tmp_path_factory.mktemp("batches") / "data", env=env)
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def client(gateway: ServerProcess) -> OpenAI:
+    return OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0, timeout=60)
+
+
+def line(custom_id: str, prompt: str, url: str = GEN, **body: object) -> str:
+    return json.dumps(
+        {"custom_id": custom_id, "method": "POST", "url": url, "body": {"model": MODEL, "prompt": prompt, **body}}
+    )
+
+
+def upload(client: OpenAI, lines: list[str]):  # type: ignore[no-untyped-def]
+    return client.files.create(file=("requests.jsonl", io.BytesIO("\n".join(lines).encode())), purpose="batch")
+
+
+def wait_batch(client: OpenAI, batch_id: str, timeout: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = client.batches.retrieve(batch_id)
+        if batch.status in ("completed", "failed", "cancelled", "expired"):
+            return batch
+        time.sleep(0.05)  # polling for a state
+    raise AssertionError(f"batch {batch_id} did not end in {timeout} s")
+
+
+def read_jsonl(client: OpenAI, file_id: str) -> list[dict]:
+    return [json.loads(x) for x in client.files.content(file_id).text.splitlines()]
+
+
+def test_batch_runs_every_line_once_through_the_sdk(client: OpenAI, gateway: ServerProcess) -> None:
+    lines = [line(f"req-{i}", f"a tiny house #{i}", size="1024x1024", response_format="b64_json") for i in range(7)]
+    src = upload(client, lines)
+    assert src.purpose == "batch" and src.bytes > 0 and client.files.retrieve(src.id).id == src.id
+    batch = client.batches.create(
+        input_file_id=src.id, endpoint=GEN, completion_window="24h", metadata={"run": "nightly"}
+    )
+    assert batch.status == "validating" and batch.request_counts.total == 7  # type: ignore[union-attr]
+    one = httpx.post(
+        gateway.url + "/v1/images/generations?dryRun=true",
+        json=json.loads(lines[0])["body"],
+        timeout=10,
+    ).json()
+    assert batch.model_extra["estimate"]["total_cost_micros"] == 7 * one["total_cost_micros"] > 0
+    done = wait_batch(client, batch.id)
+    assert done.status == "completed" and done.metadata == {"run": "nightly"}
+    assert done.request_counts.completed == 7 and done.request_counts.failed == 0  # type: ignore[union-attr]
+    assert done.error_file_id is None and done.output_file_id
+    out = read_jsonl(client, done.output_file_id)
+    assert sorted(o["custom_id"] for o in out) == sorted(f"req-{i}" for i in range(7))  # each exactly once
+    for o in out:
+        assert o["id"].startswith("batch_req_") and o["error"] is None
+        assert o["response"]["status_code"] == 200 and o["response"]["request_id"].startswith("req_")
+        body = o["response"]["body"]
+        assert body["metadata"]["provider"] == "gemini" and body["metadata"]["cost_micros"] > 0
+        assert Image.open(io.BytesIO(base64.b64decode(body["data"][0]["b64_json"]))).size == (1024, 1024)
+    assert any(b.id == batch.id for b in client.batches.list(limit=5).data)
+
+
+def test_malformed_lines_fail_validation_with_line_numbers(client: OpenAI) -> None:
+    lines = [
+        line("ok-1", "fine"),
+        "{not json",
+        json.dumps({"method": "POST", "url": GEN, "body": {"model": MODEL, "prompt": "x"}}),
+        line("ok-2", "wrong endpoint", url="/v1/chat/completions"),
+        line("ok-1", "duplicate id"),
+        line("ok-3", "bad n", n=99),
+        line("ok-4", "unknown model", model="no-such-model"),
+    ]
+    batch = client.batches.create(input_file_id=upload(client, lines).id, endpoint=GEN, completion_window="24h")
+    assert batch.status == "failed"
+    errors = {e.line: e for e in batch.errors.data}  # type: ignore[union-attr]
+    assert sorted(errors) == [2, 3, 4, 5, 6, 7]
+    assert errors[2].code == "invalid_json" and errors[3].param == "custom_id" and errors[4].param == "url"
+    assert "duplicate" in (errors[5].message or "") and errors[6].param == "n"
+    assert errors[7].code == "model_not_found"
+
+
+def test_failed_lines_go_to_the_error_file(client: OpenAI, fleet: ThreadedFleet) -> None:
+    fleet.call(fleet.fleet.states["gemini"].injector.force, "content_policy")
+    try:
+        lines = [line("only", "refused at the provider", response_format="b64_json")]
+        batch = client.batches.create(input_file_id=upload(client, lines).id, endpoint=GEN, completion_window="24h")
+        done = wait_batch(client, batch.id)
+    finally:
+        fleet.call(fleet.fleet.states["gemini"].injector.forced.clear)
+    assert done.status == "completed" and done.output_file_id is None
+    assert done.request_counts.failed == 1  # type: ignore[union-attr]
+    (err,) = read_jsonl(client, done.error_file_id)  # type: ignore[arg-type]
+    assert err["custom_id"] == "only" and err["response"]["status_code"] == 400
+    assert err["response"]["body"]["error"]["code"] == "UPSTREAM_ERROR"
+
+
+def test_edits_batch_with_data_url_images(client: OpenAI) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(buf, format="PNG")
+    data_url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    lines = [line("edit-1", "make it blue", url="/v1/images/edits", image=data_url, response_format="b64_json")]
+    batch = client.batches.create(
+        input_file_id=upload(client, lines).id, endpoint="/v1/images/edits", completion_window="24h"
+    )
+    done = wait_batch(client, batch.id)
+    assert done.request_counts.completed == 1  # type: ignore[union-attr]
+    (out,) = read_jsonl(client, done.output_file_id)  # type: ignore[arg-type]
+    assert out["response"]["body"]["data"][0]["b64_json"]
+
+
+def test_bad_batch_requests_are_4xx(client: OpenAI, gateway: ServerProcess) -> None:
+    with pytest.raises(openai.BadRequestError):
+        client.files.create(file=("x.jsonl", io.BytesIO(b"{}")), purpose="fine-tune")
+    with pytest.raises(openai.NotFoundError):
+        client.batches.create(input_file_id="file-nope", endpoint=GEN, completion_window="24h")
+    src = upload(client, [line("a", "b")])
+    with pytest.raises(openai.BadRequestError):
+        client.batches.create(input_file_id=src.id, endpoint="/v1/embeddings", completion_window="24h")  # type: ignore[arg-type]
+    with pytest.raises(openai.BadRequestError):
+        client.batches.create(input_file_id=src.id, endpoint=GEN, completion_window="1h")  # type: ignore[arg-type]
+    with pytest.raises(openai.NotFoundError):
+        client.batches.retrieve("batch_nope")
+    assert httpx.get(gateway.url + "/v1/files/file-nope/content").status_code == 404
+
+
+def test_cancel_a_waiting_batch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    gateway = ServerProcess(tmp_path / "data", env={"IMAGEGATE_JOBS_IN_PROCESS": "0"})  # nothing runs it
+    try:
+        gateway.wait_ready()
+        client = OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+        lines = [
+            json.dumps(
+                {"custom_id": "c", "method": "POST", "url": GEN, "body": {"model": "gemini-3-pro-image", "prompt": "x"}}
+            )
+        ]
+        batch = client.batches.create(input_file_id=upload(client, lines).id, endpoint=GEN, completion_window="24h")
+        cancelled = client.batches.cancel(batch.id)
+        assert cancelled.status == "cancelled" and cancelled.cancelled_at
+    finally:
+        gateway.stop()
