@@ -1,5 +1,5 @@
 """One line of a batch input file -> a validated ``ImageRequest``; the whole file checked and estimated in one
-streaming pass (memory: the set of custom ids, nothing else grows with the file)."""
+streaming pass (custom ids are checked for duplicates on disk: nothing in memory grows with the file)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import orjson
 from imagegate.api.parsing import Limits, build_request
 from imagegate.core.errors import GatewayError
 from imagegate.core.types import ImageRequest, InputImage
+from imagegate.jobs.batches.seen import SeenIds
 from imagegate.media.inspect import inspect_image
 from imagegate.pipeline import Gateway
 
@@ -100,7 +101,23 @@ def validate_file(
 ) -> Validation:
     """Check every line and price it with a dry run. Blocking: run it in a thread."""
     out = Validation()
-    seen: set[str] = set()
+    with SeenIds() as seen:
+        _check_lines(path, endpoint, gateway, limits, max_pixels, max_lines, out, seen)
+    if out.total == 0:
+        out.errors.append({"code": "empty_file", "message": "The file holds no requests.", "param": None, "line": 0})
+    return out
+
+
+def _check_lines(
+    path: Path,
+    endpoint: str,
+    gateway: Gateway,
+    limits: Limits,
+    max_pixels: int,
+    max_lines: int,
+    out: Validation,
+    seen: SeenIds,
+) -> None:
 
     def fail(number: int, message: str, code: str, param: str | None) -> None:
         if len(out.errors) < MAX_ERRORS:
@@ -113,14 +130,10 @@ def validate_file(
             break
         try:
             line = parse_line(raw, number, endpoint, limits, max_pixels)
-            if line.custom_id in seen:
+            if not seen.add(line.custom_id):
                 raise LineError(f"Line {number}: duplicate custom_id {line.custom_id!r}.", param="custom_id")
-            seen.add(line.custom_id)
             out.estimate_micros += int(gateway.dry_run(line.request)["total_cost_micros"])
         except LineError as exc:
             fail(number, exc.message, exc.code, exc.param)
         except GatewayError as exc:
             fail(number, f"Line {number}: {exc.message}", exc.code.lower(), exc.param)
-    if out.total == 0:
-        fail(0, "The file holds no requests.", "empty_file", None)
-    return out

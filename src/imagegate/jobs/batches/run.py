@@ -3,7 +3,7 @@ appended to the output (or error) file as it comes.
 
 The output and error files are the record of what is done: a batch taken over after its runner died first reads
 them (dropping a torn last line) and skips every ``custom_id`` already there, so no line is lost or answered twice.
-Memory is bounded by the concurrency and the set of finished ids, not by the file.
+Memory is bounded by the concurrency, not by the file (finished ids are kept in an on-disk set, ``seen.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import orjson
 
 from imagegate.core.errors import GatewayError
 from imagegate.jobs.batches.lines import BatchLine, LineError, iter_lines, parse_line
+from imagegate.jobs.batches.seen import SeenIds
 from imagegate.jobs.execute import plain_body
 from imagegate.store.job_models import BatchRow
 
@@ -29,12 +30,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("imagegate.jobs")
 
 
-def _resume(path: Path) -> set[str]:
-    """``custom_id`` of every complete line of ``path``; a torn last line is cut off."""
-    done: set[str] = set()
+def _resume(path: Path, done: SeenIds) -> int:
+    """Add the ``custom_id`` of every complete line of ``path`` to ``done`` (how many); a torn last line is cut off."""
     if not path.exists():
-        return done
-    good = 0
+        return 0
+    good = count = 0
     with open(path, "rb") as fh:
         for raw in fh:
             if not raw.endswith(b"\n"):
@@ -44,9 +44,10 @@ def _resume(path: Path) -> set[str]:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 break
             good += len(raw)
+            count += 1
     if good != path.stat().st_size:
         os.truncate(path, good)
-    return done
+    return count
 
 
 def result_line(custom_id: str, status: int, request_id: str, body: dict[str, Any]) -> bytes:
@@ -78,15 +79,15 @@ class BatchRun:
 
     async def run(self) -> None:
         cfg = self.batches.config
-        done_ok = await asyncio.to_thread(_resume, self.out_path)
-        done_err = await asyncio.to_thread(_resume, self.err_path)
-        self.completed, self.failed = len(done_ok), len(done_err)
-        done = done_ok | done_err
+        done = SeenIds()  # on disk: resuming a 50,000-line batch holds no more memory than a small one
+        self.completed = await asyncio.to_thread(_resume, self.out_path, done)
+        self.failed = await asyncio.to_thread(_resume, self.err_path, done)
         keeper = asyncio.create_task(self._keep_lease())
         try:
             with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
                 await self._run_lines(done, out, err)
         finally:
+            done.close()
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
@@ -99,7 +100,7 @@ class BatchRun:
             cfg.concurrency,
         )
 
-    async def _run_lines(self, done: set[str], out: IO[bytes], err: IO[bytes]) -> None:
+    async def _run_lines(self, done: SeenIds, out: IO[bytes], err: IO[bytes]) -> None:
         cfg = self.batches.config
         input_row = await asyncio.to_thread(self.batches.files.get, self.row.input_file_id, self.row.owner)
         if input_row is None:
