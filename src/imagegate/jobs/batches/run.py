@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -76,6 +77,7 @@ class BatchRun:
         self.failed = 0
         self.cost_micros = 0
         self.stop = asyncio.Event()
+        self.running: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         cfg = self.batches.config
@@ -86,6 +88,10 @@ class BatchRun:
         try:
             with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
                 await self._run_lines(done, out, err)
+        except GatewayError as exc:  # the batch cannot run at all (its input file is gone)
+            error = {"code": exc.code.lower(), "message": exc.message, "param": None, "line": None}
+            await asyncio.to_thread(self.batches.store.fail, self.row.id, self.runner, error)
+            return
         finally:
             done.close()
             keeper.cancel()
@@ -101,17 +107,27 @@ class BatchRun:
         )
 
     async def _run_lines(self, done: SeenIds, out: IO[bytes], err: IO[bytes]) -> None:
-        cfg = self.batches.config
         input_row = await asyncio.to_thread(self.batches.files.get, self.row.input_file_id, self.row.owner)
         if input_row is None:
             raise GatewayError("The batch's input file was deleted.", status=400, code="FILE_NOT_FOUND")
-        slots = asyncio.Semaphore(cfg.concurrency)
-        running: set[asyncio.Task[None]] = set()
+        running = self.running
         lines = iter_lines(self.batches.files.path(input_row))
+        try:
+            await self._feed(lines, done, out, err)
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        finally:
+            for task in list(running):  # shutting down (or cancelled): lines in flight are not answered
+                task.cancel()
+
+    async def _feed(self, lines: Iterator[tuple[int, bytes]], done: SeenIds, out: IO[bytes], err: IO[bytes]) -> None:
+        """Start a task per line not yet answered, at most ``concurrency`` at once, until the file or a stop."""
+        cfg = self.batches.config
+        slots = asyncio.Semaphore(cfg.concurrency)
         while not self.stop.is_set():
             item = await asyncio.to_thread(next, lines, None)  # a file read: off the loop
             if item is None:
-                break
+                return
             number, raw = item
             try:
                 line = parse_line(raw, number, self.row.endpoint, self.batches.limits, cfg.max_image_pixels)
@@ -125,13 +141,11 @@ class BatchRun:
             await slots.acquire()
             if self.stop.is_set():
                 slots.release()
-                break
+                return
             task = asyncio.create_task(self._one(line, out, err))
-            running.add(task)
-            task.add_done_callback(running.discard)
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
             task.add_done_callback(lambda _t: slots.release())
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
 
     async def _one(self, line: BatchLine, out: IO[bytes], err: IO[bytes]) -> None:
         request = line.request
@@ -166,7 +180,9 @@ class BatchRun:
                 store.renew, self.row.id, self.runner, cfg.lease_s, self.completed, self.failed, self.cost_micros
             )
             if status != "in_progress":
-                self.stop.set()  # cancelled (or taken over): start no new lines
+                self.stop.set()  # cancelled (or taken over): start no new lines, stop the ones in flight
+                for task in list(self.running):
+                    task.cancel()
 
     async def _finish(self, cancelled: bool) -> None:
         files, owner, batch_id = self.batches.files, self.row.owner, self.row.id

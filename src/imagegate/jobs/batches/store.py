@@ -165,6 +165,14 @@ class BatchStore:
         with self.db.engine.begin() as conn:
             conn.execute(update(BatchRow).where(BatchRow.id == batch_id, BatchRow.runner == runner).values(**values))
 
+    def fail(self, batch_id: str, runner: str, error: dict[str, Any]) -> None:
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                update(BatchRow)
+                .where(BatchRow.id == batch_id, BatchRow.runner == runner)
+                .values(status="failed", failed_at=utcnow(), lease_until=None, errors=orjson.dumps([error]).decode())
+            )
+
     def release(self, runner: str) -> int:
         """A runner shutting down hands its batch back (the next runner resumes it from its files)."""
         with self.db.engine.begin() as conn:
