@@ -47,6 +47,7 @@ def run_one(lines: int, concurrency: int, upstream_url: str, work: Path) -> dict
         "GEMINI_API_KEY": "bench-key",
         "IMAGEGATE_GEMINI_BASE_URL": upstream_url,
         "IMAGEGATE_PLACEHOLDER": "off",
+        "IMAGEGATE_BATCH_PROVIDER_MODE": "0",  # the emulated path: every line through the pipeline
         "IMAGEGATE_BATCH_CONCURRENCY": str(concurrency),
         "IMAGEGATE_BATCH_MAX_LINES": str(max(lines, 50_000)),
     }

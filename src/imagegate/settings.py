@@ -94,6 +94,8 @@ class Settings:
     batch_concurrency: int = 8  # lines of one batch in flight at once (emulated batches)
     batch_max_lines: int = 50_000  # requests per batch file
     batch_max_file_bytes: int = 200 * 1024 * 1024  # POST /v1/files upload limit
+    batch_provider_mode: bool = True  # batches that fit run in the Gemini API's batch mode at batch prices
+    batch_poll_s: float = 30.0  # how often a provider batch is polled
 
     def __post_init__(self) -> None:
         for name in PROVIDER_ENV:
@@ -175,6 +177,8 @@ class Settings:
             "IMAGEGATE_BATCH_CONCURRENCY": ("batch_concurrency", int),
             "IMAGEGATE_BATCH_MAX_LINES": ("batch_max_lines", int),
             "IMAGEGATE_BATCH_MAX_FILE_BYTES": ("batch_max_file_bytes", int),
+            "IMAGEGATE_BATCH_PROVIDER_MODE": ("batch_provider_mode", _flag),
+            "IMAGEGATE_BATCH_POLL": ("batch_poll_s", float),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

@@ -1,4 +1,7 @@
-"""The Batch API through a real ``imagegate serve`` in front of the Gemini fake, driven by the openai SDK unchanged."""
+"""The Batch API through a real ``imagegate serve`` in front of the Gemini fake, driven by the openai SDK unchanged.
+
+Batches whose lines all fit the Gemini API's batch mode run there (one provider batch, batch prices); others run
+line by line through the pipeline (emulated, interactive prices)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pytest
 from openai import OpenAI
 from PIL import Image
 
+from imagegate.testing.fakes.gemini.batch import WORLD, BatchWorld
 from imagegate.testing.fleet import Fleet, ThreadedFleet
 from tests.helpers_server import ServerProcess
 
@@ -33,7 +37,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
 
 @pytest.fixture(scope="module")
 def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_BATCH_CONCURRENCY": "3"}
+    env = {
+        **fleet.fleet.env(),
+        "IMAGEGATE_PLACEHOLDER": "off",
+        "IMAGEGATE_BATCH_CONCURRENCY": "3",
+        "IMAGEGATE_BATCH_POLL": "0.05",
+    }
     proc = ServerProcess(tmp_path_factory.mktemp("batches") / "data", env=env)
     try:
         proc.wait_ready()
@@ -71,20 +80,35 @@ def read_jsonl(client: OpenAI, file_id: str) -> list[dict]:
     return [json.loads(x) for x in client.files.content(file_id).text.splitlines()]
 
 
-def test_batch_runs_every_line_once_through_the_sdk(client: OpenAI, gateway: ServerProcess) -> None:
-    lines = [line(f"req-{i}", f"a tiny house #{i}", size="1024x1024", response_format="b64_json") for i in range(7)]
+def _world(fleet: ThreadedFleet) -> BatchWorld:
+    return fleet.fleet.running["gemini"].app[WORLD]
+
+
+@pytest.mark.parametrize("mode", ["gemini", "emulated"])
+def test_batch_runs_every_line_once_through_the_sdk(
+    client: OpenAI, gateway: ServerProcess, fleet: ThreadedFleet, mode: str
+) -> None:
+    n = 1 if mode == "gemini" else 2  # two images a line do not fit Gemini batch mode (one call, one image)
+    lines = [
+        line(f"req-{i}", f"a tiny house #{i}", size="1024x1024", response_format="b64_json", n=n) for i in range(7)
+    ]
     src = upload(client, lines)
     assert src.purpose == "batch" and src.bytes > 0 and client.files.retrieve(src.id).id == src.id
+    world = _world(fleet)
+    batch_requests_before, batches_before = world.seen_batch_requests, len(world.batches)
     batch = client.batches.create(
         input_file_id=src.id, endpoint=GEN, completion_window="24h", metadata={"run": "nightly"}
     )
     assert batch.status == "validating" and batch.request_counts.total == 7  # type: ignore[union-attr]
-    one = httpx.post(
-        gateway.url + "/v1/images/generations?dryRun=true",
-        json=json.loads(lines[0])["body"],
-        timeout=10,
-    ).json()
-    assert batch.model_extra["estimate"]["total_cost_micros"] == 7 * one["total_cost_micros"] > 0
+    assert batch.model_extra["mode"] == mode
+    interactive = httpx.post(
+        gateway.url + "/v1/images/generations?dryRun=true", json=json.loads(lines[0])["body"], timeout=10
+    ).json()["total_cost_micros"]
+    estimate = batch.model_extra["estimate"]
+    if mode == "gemini":  # the seed's batch price: $0.067 an image instead of $0.134
+        assert estimate["priced_as"] == "batch" and 7 * 67_000 <= estimate["total_cost_micros"] < 7 * interactive * 0.55
+    else:
+        assert estimate["priced_as"] == "interactive" and estimate["total_cost_micros"] == 7 * interactive
     done = wait_batch(client, batch.id)
     assert done.status == "completed" and done.metadata == {"run": "nightly"}
     assert done.request_counts.completed == 7 and done.request_counts.failed == 0  # type: ignore[union-attr]
@@ -95,9 +119,28 @@ def test_batch_runs_every_line_once_through_the_sdk(client: OpenAI, gateway: Ser
         assert o["id"].startswith("batch_req_") and o["error"] is None
         assert o["response"]["status_code"] == 200 and o["response"]["request_id"].startswith("req_")
         body = o["response"]["body"]
-        assert body["metadata"]["provider"] == "gemini" and body["metadata"]["cost_micros"] > 0
+        assert body["metadata"]["provider"] == "gemini" and len(body["data"]) == n
+        cost = body["metadata"]["cost_micros"]
+        assert (67_000 <= cost < interactive * 0.55) if mode == "gemini" else cost >= interactive * 0.9
         assert Image.open(io.BytesIO(base64.b64decode(body["data"][0]["b64_json"]))).size == (1024, 1024)
+    if mode == "gemini":  # one provider batch of seven requests, nothing line by line
+        assert world.seen_batch_requests - batch_requests_before == 7 and len(world.batches) == batches_before + 1
+    else:
+        assert world.seen_batch_requests == batch_requests_before
     assert any(b.id == batch.id for b in client.batches.list(limit=5).data)
+
+
+def test_provider_batch_refusal_goes_to_the_error_file(client: OpenAI, fleet: ThreadedFleet) -> None:
+    fleet.call(_world(fleet).refuse_keys.add, "refused")
+    lines = [line("refused", "refused in the batch", response_format="b64_json"), line("fine", "accepted")]
+    batch = client.batches.create(input_file_id=upload(client, lines).id, endpoint=GEN, completion_window="24h")
+    assert batch.model_extra["mode"] == "gemini"
+    done = wait_batch(client, batch.id)
+    assert done.request_counts.completed == 1 and done.request_counts.failed == 1  # type: ignore[union-attr]
+    (err,) = read_jsonl(client, done.error_file_id)  # type: ignore[arg-type]
+    assert err["custom_id"] == "refused" and err["response"]["body"]["error"]["code"] == "UPSTREAM_ERROR"
+    (ok,) = read_jsonl(client, done.output_file_id)  # type: ignore[arg-type]
+    assert ok["custom_id"] == "fine"
 
 
 def test_malformed_lines_fail_validation_with_line_numbers(client: OpenAI) -> None:
@@ -120,9 +163,9 @@ def test_malformed_lines_fail_validation_with_line_numbers(client: OpenAI) -> No
 
 
 def test_failed_lines_go_to_the_error_file(client: OpenAI, fleet: ThreadedFleet) -> None:
-    fleet.call(fleet.fleet.states["gemini"].injector.force, "content_policy")
-    try:
-        lines = [line("only", "refused at the provider", response_format="b64_json")]
+    fleet.call(fleet.fleet.states["gemini"].injector.force, "content_policy", "content_policy")
+    try:  # n=2: the emulated path, where the fake's forced faults apply
+        lines = [line("only", "refused at the provider", response_format="b64_json", n=2)]
         batch = client.batches.create(input_file_id=upload(client, lines).id, endpoint=GEN, completion_window="24h")
         done = wait_batch(client, batch.id)
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from imagegate.testing.fakes.gemini.batch import WORLD
 from imagegate.testing.faults import FaultProfile
 from imagegate.testing.fleet import Fleet, ThreadedFleet
 from tests.contract.test_batches_contract import GEN, line, read_jsonl, wait_batch
@@ -34,6 +35,7 @@ def _env(fleet: ThreadedFleet) -> dict[str, str]:
     return {
         **fleet.fleet.env(),
         "IMAGEGATE_PLACEHOLDER": "off",
+        "IMAGEGATE_BATCH_PROVIDER_MODE": "0",  # the emulated path (provider mode: test_provider_batch_restart)
         "IMAGEGATE_BATCH_CONCURRENCY": "2",
         "IMAGEGATE_JOBS_LEASE": "1",
         "IMAGEGATE_JOBS_POLL": "0.2",
@@ -95,3 +97,35 @@ def test_cancel_a_running_batch(fleet: ThreadedFleet, tmp_path: Path) -> None:
         assert done.request_counts.total == 5  # type: ignore[union-attr]
     finally:
         gateway.stop()
+
+
+def test_provider_batch_survives_a_restart_without_resubmitting(fleet: ThreadedFleet, tmp_path: Path) -> None:
+    """Gemini batch creation is not idempotent: a restarted runner polls the batch it submitted, never a new one."""
+    world = fleet.fleet.running["gemini"].app[WORLD]
+    world.pending_polls = 10**9  # the provider's batch stays running until the test lets it finish
+    env = {**_env(fleet), "IMAGEGATE_BATCH_PROVIDER_MODE": "1", "IMAGEGATE_BATCH_POLL": "0.05"}
+    first = ServerProcess(tmp_path / "data", env=env)
+    second = None
+    try:
+        first.wait_ready()
+        batch = _create(OpenAI(base_url=first.url + "/v1", api_key="x", max_retries=0), 3)
+        assert batch.model_extra["mode"] == "gemini"
+        deadline = time.monotonic() + 30
+        while not any(n > 0 for n in world.polls.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling until the runner is polling the provider
+        assert len(world.batches) == 1
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(timeout=10)
+        first.stop()
+        world.pending_polls = 0
+        second = ServerProcess(tmp_path / "data", env=env)
+        second.wait_ready()
+        client = OpenAI(base_url=second.url + "/v1", api_key="x", max_retries=0)
+        done = wait_batch(client, batch.id)
+        assert done.status == "completed" and done.request_counts.completed == 3  # type: ignore[union-attr]
+        assert sorted(o["custom_id"] for o in read_jsonl(client, done.output_file_id)) == ["c0", "c1", "c2"]  # type: ignore[arg-type]
+        assert len(world.batches) == 1 and world.seen_batch_requests == 3  # submitted once
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

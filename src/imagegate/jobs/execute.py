@@ -81,7 +81,7 @@ class Executor:
     async def mock(self, request: ImageRequest) -> Outcome:
         body, images = await mock_body(self.gateway, request)
         blobs = [(i.data or b"", i.mime_type) for i in images]
-        body["data"] = await self._render(request, blobs, [{} for _ in blobs])
+        body["data"] = await self.render(request, blobs, [{} for _ in blobs])
         return Outcome(body, _headers("mock", request.request_id, 0))
 
     async def record(self, request: ImageRequest, body_digest: str | None) -> Outcome:
@@ -113,7 +113,7 @@ class Executor:
             [{"token": t, "mime_type": m} for t, (_d, m) in zip(tokens, images, strict=True)],
         )
         body = dict(answer.body)
-        body["data"] = await self._render(request, images, extras)
+        body["data"] = await self.render(request, images, extras)
         body["metadata"] = {**body.get("metadata", {}), "recording_id": rec_id}
         headers = _headers(answer.provider, answer.request_id, answer.cost_micros)
         headers[RECORDING_HEADER] = rec_id
@@ -124,7 +124,7 @@ class Executor:
         body = copy.deepcopy(rec.answer)
         extras = body.pop("data", [])
         body["created"] = int(time.time())
-        body["data"] = await self._render(request, images, extras)
+        body["data"] = await self.render(request, images, extras)
         meta = body.setdefault("metadata", {})
         meta.update(
             replayed=True, recording_id=rec.id, cost=0.0, cost_micros=0, request_id=request.request_id, attempts=[]
@@ -176,7 +176,7 @@ class Executor:
             content = await asyncio.to_thread(content.read_bytes)
         return content, mime or mime_type
 
-    async def _render(
+    async def render(
         self, request: ImageRequest, images: list[tuple[bytes, str]], extras: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Data items in the asked response format, from image bytes (``url``: a fresh expiring blob)."""

@@ -138,3 +138,5 @@ class BatchRow(Base):
     runner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     runs: Mapped[int] = mapped_column(Integer, default=0)
+    mode: Mapped[str] = mapped_column(String(16), default="emulated")  # emulated | gemini (provider batch mode)
+    provider_batch: Mapped[str | None] = mapped_column(String(128))  # the provider's batch name, once submitted

@@ -15,6 +15,7 @@ import orjson
 from imagegate.api.parsing import Limits, build_request
 from imagegate.core.errors import GatewayError
 from imagegate.core.types import ImageRequest, InputImage
+from imagegate.jobs.batches.eligible import provider_plan
 from imagegate.jobs.batches.seen import SeenIds
 from imagegate.media.inspect import inspect_image
 from imagegate.pipeline import Gateway
@@ -39,11 +40,25 @@ class BatchLine:
 
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """``(line number from 1, line)`` for every non-blank line, read as a stream."""
+    for number, _offset, line in iter_lines_at(path):
+        yield number, line
+
+
+def iter_lines_at(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """``(line number, byte offset, line)`` for every non-blank line."""
+    offset = 0
     with open(path, "rb") as fh:
         for number, raw in enumerate(fh, start=1):
             line = raw.strip()
             if line:
-                yield number, line
+                yield number, offset, line
+            offset += len(raw)
+
+
+def line_at(path: Path, offset: int) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.readline().strip()
 
 
 def _data_url_image(value: Any, field_name: str, max_pixels: int) -> InputImage:
@@ -92,17 +107,32 @@ def parse_line(raw: bytes, number: int, endpoint: str, limits: Limits, max_pixel
 @dataclass(slots=True)
 class Validation:
     total: int = 0
-    estimate_micros: int = 0
+    estimate_micros: int = 0  # at interactive prices (the emulated path)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    batch_estimate_micros: int = 0  # at the provider's batch prices, when every line can go there
+    provider_models: set[str] = field(default_factory=set)  # provider model ids of those lines
+    provider_ok: bool = True
+
+    @property
+    def provider_mode(self) -> bool:
+        """Every line can run in the provider's batch mode, all on one model (a provider batch is per model)."""
+        return self.provider_ok and self.total > 0 and len(self.provider_models) == 1
 
 
 def validate_file(
-    path: Path, endpoint: str, gateway: Gateway, limits: Limits, max_pixels: int, max_lines: int
+    path: Path,
+    endpoint: str,
+    gateway: Gateway,
+    limits: Limits,
+    max_pixels: int,
+    max_lines: int,
+    use_provider: bool = False,
 ) -> Validation:
-    """Check every line and price it with a dry run. Blocking: run it in a thread."""
-    out = Validation()
+    """Check every line and price it with a dry run (and at batch prices when ``use_provider`` and the line can run
+    in the provider's batch mode). Blocking: run it in a thread."""
+    out = Validation(provider_ok=use_provider)
     with SeenIds() as seen:
-        _check_lines(path, endpoint, gateway, limits, max_pixels, max_lines, out, seen)
+        _check_lines(path, endpoint, gateway, limits, max_pixels, max_lines, out, seen, use_provider)
     if out.total == 0:
         out.errors.append({"code": "empty_file", "message": "The file holds no requests.", "param": None, "line": 0})
     return out
@@ -117,6 +147,7 @@ def _check_lines(
     max_lines: int,
     out: Validation,
     seen: SeenIds,
+    use_provider: bool,
 ) -> None:
 
     def fail(number: int, message: str, code: str, param: str | None) -> None:
@@ -133,6 +164,13 @@ def _check_lines(
             if not seen.add(line.custom_id):
                 raise LineError(f"Line {number}: duplicate custom_id {line.custom_id!r}.", param="custom_id")
             out.estimate_micros += int(gateway.dry_run(line.request)["total_cost_micros"])
+            if out.provider_ok:
+                planned = provider_plan(gateway, line.request) if use_provider else None
+                if planned is None:
+                    out.provider_ok = False
+                else:
+                    out.provider_models.add(planned.offer.provider_model_id)
+                    out.batch_estimate_micros += planned.candidate.estimated_cost_micros
         except LineError as exc:
             fail(number, exc.message, exc.code, exc.param)
         except GatewayError as exc:

@@ -4,6 +4,7 @@ small page cache), so checking a 50,000-line file for duplicates costs the same 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 CACHE_KIB = 1024
 
@@ -41,3 +42,28 @@ class SeenIds:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class OffsetIndex:
+    """``custom_id -> byte offset`` of its line in the input file, on disk like ``SeenIds``."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", check_same_thread=False)
+        self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, offset INTEGER) WITHOUT ROWID")
+
+    def put(self, custom_id: str, offset: int) -> None:
+        self._db.execute("INSERT OR REPLACE INTO ids VALUES (?, ?)", (custom_id, offset))
+
+    def get(self, custom_id: str) -> int | None:
+        row = self._db.execute("SELECT offset FROM ids WHERE id = ?", (custom_id,)).fetchone()
+        return int(row[0]) if row else None
+
+    def iter_ids(self) -> Iterator[str]:
+        cursor = self._db.execute("SELECT id FROM ids")
+        while rows := cursor.fetchmany(1000):
+            yield from (r[0] for r in rows)
+
+    def close(self) -> None:
+        self._db.close()

@@ -11,11 +11,15 @@ import orjson
 
 from imagegate.api.parsing import Limits
 from imagegate.core.errors import GatewayError, InvalidRequest
+from imagegate.jobs.batches.eligible import PROVIDER
 from imagegate.jobs.batches.files import FileStore
 from imagegate.jobs.batches.lines import ENDPOINTS, validate_file
+from imagegate.jobs.batches.provider import ProviderBatchRun
 from imagegate.jobs.batches.run import BatchRun
 from imagegate.jobs.batches.store import BatchStore
 from imagegate.jobs.execute import Executor
+from imagegate.providers.gemini_batch import GeminiBatchAPI
+from imagegate.settings import ProviderSettings
 from imagegate.store.db import Database
 from imagegate.store.job_models import BatchRow
 
@@ -26,14 +30,19 @@ class BatchConfig:
     lease_s: float = 60.0
     max_lines: int = 50_000
     max_image_pixels: int = 64_000_000
+    gemini: ProviderSettings | None = None  # set: batches that fit run in the Gemini API's batch mode
+    poll_s: float = 30.0  # provider batch polling interval
 
     @classmethod
     def from_settings(cls, settings: Any) -> BatchConfig:
+        gemini = settings.providers.get("gemini")
         return cls(
             concurrency=settings.batch_concurrency,
             lease_s=settings.jobs_lease_s,
             max_lines=settings.batch_max_lines,
             max_image_pixels=settings.max_image_pixels,
+            gemini=gemini if settings.batch_provider_mode and gemini is not None and gemini.active else None,
+            poll_s=settings.batch_poll_s,
         )
 
 
@@ -64,7 +73,12 @@ def batch_json(row: BatchRow) -> dict[str, Any]:
         "cancelled_at": _ts(row.cancelled_at),
         "request_counts": {"total": row.total, "completed": row.completed, "failed": row.failed},
         "metadata": orjson.loads(row.meta) if row.meta else None,
-        "estimate": {"total_cost_micros": row.estimate_micros, "currency": "USD", "priced_as": "interactive"},
+        "estimate": {
+            "total_cost_micros": row.estimate_micros,
+            "currency": "USD",
+            "priced_as": "batch" if row.mode != "emulated" else "interactive",
+        },
+        "mode": row.mode,
         "cost_micros": row.cost_micros,
     }
 
@@ -109,7 +123,9 @@ class Batches:
             self.limits,
             self.config.max_image_pixels,
             self.config.max_lines,
+            self.config.gemini is not None,
         )
+        provider = check.provider_mode and not check.errors
         batch = await asyncio.to_thread(
             self.store.create,
             owner,
@@ -118,8 +134,9 @@ class Batches:
             window,
             metadata,
             check.total,
-            check.estimate_micros,
+            check.batch_estimate_micros if provider else check.estimate_micros,
             check.errors,
+            PROVIDER if provider else "emulated",
         )
         return batch_json(batch)
 
@@ -128,5 +145,9 @@ class Batches:
         row = await asyncio.to_thread(self.store.claim, runner, self.config.lease_s)
         if row is None:
             return False
-        await BatchRun(self, row, runner).run()
+        if row.mode == PROVIDER and self.config.gemini is not None:
+            api = GeminiBatchAPI(self.config.gemini)
+            await ProviderBatchRun(self, row, runner, api, self.config.poll_s).run()
+        else:
+            await BatchRun(self, row, runner).run()
         return True

@@ -34,6 +34,7 @@ class BatchStore:
         total: int,
         estimate_micros: int,
         errors: list[dict[str, Any]],
+        mode: str = "emulated",
     ) -> BatchRow:
         now = utcnow()
         row = BatchRow(
@@ -54,6 +55,7 @@ class BatchStore:
             estimate_micros=estimate_micros,
             cost_micros=0,
             runs=0,
+            mode=mode,
         )
         with self.db.session.begin() as s:
             s.add(row)
@@ -164,6 +166,13 @@ class BatchStore:
             values.update(status="completed", completed_at=now)
         with self.db.engine.begin() as conn:
             conn.execute(update(BatchRow).where(BatchRow.id == batch_id, BatchRow.runner == runner).values(**values))
+
+    def set_provider_batch(self, batch_id: str, runner: str, name: str) -> None:
+        """Remember the provider's batch before anything else happens: a restart polls it, never resubmits."""
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                update(BatchRow).where(BatchRow.id == batch_id, BatchRow.runner == runner).values(provider_batch=name)
+            )
 
     def fail(self, batch_id: str, runner: str, error: dict[str, Any]) -> None:
         with self.db.engine.begin() as conn:

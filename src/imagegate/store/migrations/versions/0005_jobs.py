@@ -132,6 +132,8 @@ def upgrade() -> None:
         sa.Column("runner", sa.String(64), nullable=True),
         sa.Column("lease_until", UTC_TS, nullable=True),
         sa.Column("runs", sa.Integer(), nullable=False),
+        sa.Column("mode", sa.String(16), nullable=False),
+        sa.Column("provider_batch", sa.String(128), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_batches"),
     )
     op.create_index("ix_batches_owner", "batches", ["owner"])
