@@ -140,7 +140,10 @@ async def build_services(settings: Settings) -> Services:
             gateway,
             JobsConfig.from_settings(settings),
             replay_default=settings.replay_default,
-            batches=(settings.data_dir / "files", Limits(settings.max_prompt_chars, settings.max_n),
-                     BatchConfig.from_settings(settings)),
+            batches=(
+                settings.data_dir / "files",
+                Limits(settings.max_prompt_chars, settings.max_n),
+                BatchConfig.from_settings(settings),
+            ),
         ),
     )

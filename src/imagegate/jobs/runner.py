@@ -65,12 +65,12 @@ class JobRunner:
 
     async def _main(self) -> None:
         while True:
+            self.wake.clear()  # before the look: work that arrives during it wakes the next one at once
             try:
                 wait = await self._tick()
             except Exception as exc:  # keep running; report without secrets
                 log.warning("job runner tick failed: %s", type(exc).__name__)
                 wait = self.config.poll_s
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=wait)
 
@@ -91,7 +91,7 @@ class JobRunner:
             if self._batch is not None and not self._batch.cancelled() and self._batch.exception() is not None:
                 log.warning("batch run failed: %s", type(self._batch.exception()).__name__)
             self._batch = asyncio.create_task(self.work.batches.run_next(self.id), name="imagegate-batch")
-            self._batch.add_done_callback(lambda _t: self.wake.set())
+            self._batch.add_done_callback(self._batch_done)
         for delivery in await asyncio.to_thread(self.work.deliveries.claim_due, cfg.webhook_timeout_s + 30, 16):
             sending = asyncio.create_task(self._deliver(delivery))
             self._sending.add(sending)
@@ -103,6 +103,11 @@ class JobRunner:
         return wait
 
     # ------------------------------------------------------------------ jobs
+
+    def _batch_done(self, task: asyncio.Task[bool]) -> None:
+        """A batch that ran may have left another waiting: look again now (not after an idle claim, or it spins)."""
+        if not task.cancelled() and task.exception() is None and task.result():
+            self.wake.set()
 
     def _forget(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)

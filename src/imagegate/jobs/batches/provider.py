@@ -119,7 +119,9 @@ class ProviderBatchRun(BatchRun):
                     continue
                 item = orjson.loads(raw)
                 key = item.get("key") or (item.get("metadata") or {}).get("key")
-                offset = index.get(key) if isinstance(key, str) else None
+                if not isinstance(key, str):
+                    continue
+                offset = index.get(key)
                 if offset is None or not done.add(key):
                     continue  # not ours, or answered before a restart
                 await self._one_result(src, offset, key, item, out, err, name)

@@ -152,12 +152,12 @@ async def create_batch(request: web.Request, model: str) -> web.StreamResponse:
                 results.append(
                     {
                         "key": item.get("key"),
-                        **await _answer_one(state, world, model, item.get("key"), item.get("request")),
+                        **await _answer_one(state, world, model, str(item.get("key")), item.get("request")),
                     }
                 )
     else:
         for item in (source.get("requests") or {}).get("requests") or []:
-            key = (item.get("metadata") or {}).get("key")
+            key = str((item.get("metadata") or {}).get("key"))
             results.append(
                 {"metadata": {"key": key}, **await _answer_one(state, world, model, key, item.get("request"))}
             )
