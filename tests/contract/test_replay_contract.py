@@ -171,3 +171,29 @@ def test_bad_replay_headers_are_400(client: OpenAI, mode: str, match: str | None
     with pytest.raises(openai.BadRequestError) as info:
         _gen(client, mode, match, prompt="bad headers")
     assert info.value.body["param"] in ("X-Imagegate-Replay", "X-Imagegate-Replay-Match")  # type: ignore[index]
+
+
+def test_edits_record_and_replay_by_image_content(client: OpenAI) -> None:
+    def png(color: tuple[int, int, int]) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 64), color).save(buf, format="PNG")
+        return buf.getvalue()
+
+    def edit(mode: str, image: bytes, match: str = "canonical"):  # type: ignore[no-untyped-def]
+        return client.images.with_raw_response.edit(
+            model=MODEL,
+            image=("in.png", image, "image/png"),
+            prompt="make it night",
+            response_format="b64_json",
+            extra_headers={"X-Imagegate-Replay": mode, "X-Imagegate-Replay-Match": match},
+        )
+
+    rec = edit("record", png((200, 10, 10)))
+    rec_id = rec.headers["x-imagegate-recording-id"]
+    same = edit("replay-or-error", png((200, 10, 10)))
+    assert same.headers["x-imagegate-recording-id"] == rec_id
+    assert same.parse().data[0].b64_json == rec.parse().data[0].b64_json
+    body_match = edit("replay-or-error", png((200, 10, 10)), "body")  # same fields and file bytes, new boundary
+    assert body_match.headers["x-imagegate-recording-id"] == rec_id
+    with pytest.raises(openai.NotFoundError):  # another input image is another request
+        edit("replay-or-error", png((10, 200, 10)))
