@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 
@@ -80,6 +81,21 @@ def read_jsonl(client: OpenAI, file_id: str) -> list[dict]:
     return [json.loads(x) for x in client.files.content(file_id).text.splitlines()]
 
 
+def _logged(gateway: ServerProcess, ids: list[str]) -> list[tuple]:
+    """Rows of the gateway's request log for ``ids`` (the recorder writes in the background: wait for them)."""
+    db = sqlite3.connect(gateway.data_dir / "imagegate.db")
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            marks = ",".join("?" * len(ids))
+            rows = db.execute(f"SELECT id, provider, cost_micros FROM requests WHERE id IN ({marks})", ids).fetchall()
+            if len(rows) == len(ids) or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.05)  # polling for the background writer
+    finally:
+        db.close()
+
+
 def _world(fleet: ThreadedFleet) -> BatchWorld:
     return fleet.fleet.running["gemini"].app[WORLD]
 
@@ -125,6 +141,9 @@ def test_batch_runs_every_line_once_through_the_sdk(
         assert Image.open(io.BytesIO(base64.b64decode(body["data"][0]["b64_json"]))).size == (1024, 1024)
     if mode == "gemini":  # one provider batch of seven requests, nothing line by line
         assert world.seen_batch_requests - batch_requests_before == 7 and len(world.batches) == batches_before + 1
+        logged = _logged(gateway, [o["response"]["request_id"] for o in out])
+        assert len(logged) == 7 and {r[1] for r in logged} == {"gemini"}  # in the request log, at batch cost
+        assert sum(r[2] for r in logged) == sum(o["response"]["body"]["metadata"]["cost_micros"] for o in out)
     else:
         assert world.seen_batch_requests == batch_requests_before
     assert any(b.id == batch.id for b in client.batches.list(limit=5).data)

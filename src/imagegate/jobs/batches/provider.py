@@ -29,6 +29,7 @@ from imagegate.pipeline import Planned
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.gemini_batch import FINAL, GeminiBatchAPI
 from imagegate.providers.google_common import build_body, parse_response
+from imagegate.telemetry.recorder import RequestRecord
 
 if TYPE_CHECKING:
     from imagegate.jobs.batches.service import Batches
@@ -39,6 +40,7 @@ class ProviderBatchRun(BatchRun):
         super().__init__(batches, row, runner)
         self.api = api
         self.poll_s = poll_s
+        self.started = time.monotonic()
 
     def _line(self, raw: bytes, number: int) -> tuple[BatchLine, Planned]:
         cfg = self.batches.config
@@ -140,6 +142,7 @@ class ProviderBatchRun(BatchRun):
         line, planned = self._line(line_at(src, offset), 0)
         request = line.request
         request.request_id = "req_" + secrets.token_hex(12)
+        request.key_id = self.row.owner or None
         try:
             if "error" in item:
                 e = item["error"] or {}
@@ -175,3 +178,22 @@ class ProviderBatchRun(BatchRun):
         body["metadata"]["batch"] = {"mode": "provider", "provider_batch": name}
         self.cost_micros += cost.total_micros
         self._write(out, result_line(key, 200, request.request_id, body), ok=True)
+        gateway.recorder.record(  # in the request log like any answered request (no attempts: no live call)
+            RequestRecord(
+                id=request.request_id,
+                created_at=time.time(),
+                model=request.model,
+                operation=request.operation,
+                status=200,
+                latency_ms=(time.monotonic() - self.started) * 1000,  # the batch's turnaround so far
+                model_id=model_id,
+                key_id=request.key_id,
+                provider=offer.provider,
+                provider_model_id=offer.provider_model_id,
+                cost_micros=cost.total_micros,
+                image_count=len(images),
+                image_bytes=sum(len(i.data or b"") for i in images),
+                prompt=request.prompt if gateway.log_prompts else None,
+                user=request.user,
+            )
+        )
