@@ -108,3 +108,31 @@ def test_delivery_waits_for_its_delay(db: Database) -> None:
     assert deliveries.claim_due(lease_s=60, limit=5) == []  # due in 5 s, not now
     due = deliveries.next_due()
     assert due is not None and 3 < (due - utcnow()).total_seconds() <= 5
+
+
+def test_batch_store_claims_leases_cancels(db: Database) -> None:
+    from imagegate.jobs.batches.store import BatchStore
+
+    store = BatchStore(db)
+    a = store.create("k", "/v1/images/generations", "file-1", "24h", {"x": "y"}, 3, 100, [])
+    failed = store.create("k", "/v1/images/generations", "file-2", "24h", None, 1, 0, [{"line": 1}])
+    assert a.status == "validating" and failed.status == "failed"
+    got = store.claim("r1", lease_s=60)
+    assert got is not None and got.id == a.id and got.status == "in_progress" and got.runs == 1
+    assert store.claim("r2", lease_s=60) is None  # one runner per batch
+    assert store.renew(a.id, "r1", 60, completed=1, failed=0, cost_micros=5) == "in_progress"
+    assert store.renew(a.id, "r2", 60, completed=1, failed=0, cost_micros=5) is None
+    assert store.cancel(a.id, "other-key") is None
+    assert store.cancel(a.id, "k").status == "cancelling"  # type: ignore[union-attr]
+    assert store.renew(a.id, "r1", 60, completed=2, failed=0, cost_micros=9) == "cancelling"
+    store.finish(
+        a.id, "r1", cancelled=True, output_file_id="file-o", error_file_id=None, completed=2, failed=0, cost_micros=9
+    )
+    row = store.get(a.id)
+    assert row is not None and row.status == "cancelled" and row.completed == 2 and row.output_file_id == "file-o"
+    # a dead runner's batch is taken over once its lease has run out
+    b = store.create("k", "/v1/images/generations", "file-3", "24h", None, 1, 0, [])
+    assert store.claim("dead", lease_s=-1) is not None
+    taken = store.claim("r3", lease_s=60)
+    assert taken is not None and taken.id == b.id and taken.runs == 2
+    assert [r.id for r in store.list("k", 10, None)][:1] == [b.id]

@@ -55,6 +55,8 @@ def _not_found(file_id: str) -> GatewayError:
 
 async def create_file(request: Request) -> Response:
     services = request.app.state.services
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest("POST /v1/files expects a multipart/form-data body with 'purpose' and 'file'.")
     store = services.work.batches.files
     path = store.scratch(f".upload-{secrets.token_hex(8)}")
     try:
