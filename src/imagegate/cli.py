@@ -83,6 +83,21 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    data_dir: DataDirOpt = None,
+    config: ConfigOpt = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs worked at once (default: jobs_concurrency).")] = None,
+) -> None:
+    """Run queued jobs and webhook deliveries from the gateway's database (see docs/jobs.md)."""
+    from imagegate.jobs.worker import run_worker
+
+    settings = Settings.load(config, data_dir=data_dir)
+    if concurrency:
+        settings.jobs_concurrency = concurrency
+    asyncio.run(run_worker(settings))
+
+
 def _run_request(settings: Settings, request) -> dict:  # type: ignore[no-untyped-def]
     from imagegate.services import build_services
 

@@ -17,6 +17,8 @@ from imagegate.api.files import extension
 from imagegate.api.parsing import Limits
 from imagegate.catalog.loader import Catalog, load_catalog
 from imagegate.core.redaction import register_secrets
+from imagegate.jobs.batches.service import BatchConfig
+from imagegate.jobs.service import AsyncWork, JobsConfig
 from imagegate.pipeline import Gateway
 from imagegate.providers.base import Provider
 from imagegate.providers.registry import build_providers
@@ -50,6 +52,7 @@ class Services:
     pages: PageRenderer
     banner: list[str] = field(default_factory=list)
     perf: PagePerformance | None = None  # the web pages' performance rollup (issue 10)
+    work: AsyncWork | None = None  # record / replay / mock and jobs (imagegate/jobs)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -73,6 +76,8 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.work is not None:
+            await self.work.aclose()
         await self.recorder.aclose()
         for provider in self.providers.values():
             with contextlib.suppress(Exception):
@@ -177,4 +182,15 @@ async def build_services(settings: Settings) -> Services:
         pages=PageRenderer(base),
         banner=banner,
         perf=PagePerformance(db, settings.stats_window_days, settings.perf_refresh_s),
+        work=AsyncWork(
+            db,
+            gateway,
+            JobsConfig.from_settings(settings),
+            replay_default=settings.replay_default,
+            batches=(
+                settings.data_dir / "files",
+                Limits(settings.max_prompt_chars, settings.max_n),
+                BatchConfig.from_settings(settings),
+            ),
+        ),
     )

@@ -93,6 +93,21 @@ class Settings:
     blob_access_key_id: str | None = None  # default: the AWS_* environment / instance credentials
     blob_secret_access_key: str | None = None
     blob_presign: bool = False  # image URLs redirect to presigned S3 URLs instead of streaming through the gateway
+    # asynchronous work (imagegate/jobs): replay default, job runners, webhooks
+    replay_default: str = "off"  # X-Imagegate-Replay when a request sends none
+    jobs_in_process: bool = True  # run jobs inside the gateway; false: only `imagegate worker` processes run them
+    jobs_concurrency: int = 4  # jobs one runner works at a time
+    jobs_lease_s: float = 60.0  # a runner that stops renewing for this long loses its jobs to another
+    jobs_poll_s: float = 1.0  # how often a runner looks for work it was not woken for
+    jobs_max_runs: int = 3  # starts of one job (restarts included) before it fails as interrupted
+    webhooks_allow_private: bool = False  # allow http, any port and private addresses for webhook URLs
+    webhook_retry_delays_s: list[float] = field(default_factory=lambda: [5.0, 15.0, 45.0])
+    webhook_timeout_s: float = 30.0  # per delivery try
+    batch_concurrency: int = 8  # lines of one batch in flight at once (emulated batches)
+    batch_max_lines: int = 50_000  # requests per batch file
+    batch_max_file_bytes: int = 200 * 1024 * 1024  # POST /v1/files upload limit
+    batch_provider_mode: bool = True  # batches that fit run in the Gemini API's batch mode at batch prices
+    batch_poll_s: float = 30.0  # how often a provider batch is polled
 
     def __post_init__(self) -> None:
         for name in PROVIDER_ENV:
@@ -171,10 +186,26 @@ class Settings:
             "IMAGEGATE_PERF_REFRESH_S": ("perf_refresh_s", float),
             "IMAGEGATE_STREAM_KEEPALIVE": ("stream_keepalive_s", float),
             "IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS": ("allow_private_image_urls", _flag),
+            "IMAGEGATE_REPLAY_DEFAULT": ("replay_default", str),
+            "IMAGEGATE_JOBS_IN_PROCESS": ("jobs_in_process", _flag),
+            "IMAGEGATE_JOBS_CONCURRENCY": ("jobs_concurrency", int),
+            "IMAGEGATE_JOBS_LEASE": ("jobs_lease_s", float),
+            "IMAGEGATE_JOBS_POLL": ("jobs_poll_s", float),
+            "IMAGEGATE_JOBS_MAX_RUNS": ("jobs_max_runs", int),
+            "IMAGEGATE_WEBHOOKS_ALLOW_PRIVATE": ("webhooks_allow_private", _flag),
+            "IMAGEGATE_WEBHOOK_TIMEOUT": ("webhook_timeout_s", float),
+            "IMAGEGATE_BATCH_CONCURRENCY": ("batch_concurrency", int),
+            "IMAGEGATE_BATCH_MAX_LINES": ("batch_max_lines", int),
+            "IMAGEGATE_BATCH_MAX_FILE_BYTES": ("batch_max_file_bytes", int),
+            "IMAGEGATE_BATCH_PROVIDER_MODE": ("batch_provider_mode", _flag),
+            "IMAGEGATE_BATCH_POLL": ("batch_poll_s", float),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):
                 setattr(self, attr, conv(env[var]))
+        if env.get("IMAGEGATE_WEBHOOK_RETRY_DELAYS"):  # seconds between delivery tries, e.g. "5,15,45"
+            delays = env["IMAGEGATE_WEBHOOK_RETRY_DELAYS"].split(",")
+            self.webhook_retry_delays_s = [float(v) for v in delays if v.strip()]
         if env.get("IMAGEGATE_API_KEYS"):
             self.api_keys = [k.strip() for k in env["IMAGEGATE_API_KEYS"].split(",") if k.strip()]
         for name, (key_var, url_var) in PROVIDER_ENV.items():

@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api import chat, files, images, models
+from imagegate.api import batches, chat, files, images, jobs, models, recordings, uploads
 from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
@@ -78,6 +78,20 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/models", api_endpoint(models.list_models), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}/providers", api_endpoint(models.model_providers), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}", api_endpoint(models.retrieve_model), methods=["GET"]),
+        Route(f"{prefix}/jobs/{{job_id}}", api_endpoint(jobs.retrieve_job), methods=["GET"]),
+        Route(f"{prefix}/jobs/{{job_id}}/cancel", api_endpoint(jobs.cancel_job), methods=["POST"]),
+        Route(f"{prefix}/webhooks/secret", api_endpoint(jobs.webhook_secret), methods=["GET", "POST"]),
+        Route(f"{prefix}/recordings", api_endpoint(recordings.list_recordings), methods=["GET"]),
+        Route(f"{prefix}/recordings/{{recording_id}}", api_endpoint(recordings.delete_recording), methods=["DELETE"]),
+        Route(f"{prefix}/files", api_endpoint(uploads.create_file), methods=["POST"]),
+        Route(f"{prefix}/files", api_endpoint(uploads.list_files), methods=["GET"]),
+        Route(f"{prefix}/files/{{file_id}}", api_endpoint(uploads.retrieve_file), methods=["GET"]),
+        Route(f"{prefix}/files/{{file_id}}", api_endpoint(uploads.delete_file), methods=["DELETE"]),
+        Route(f"{prefix}/files/{{file_id}}/content", api_endpoint(uploads.file_content), methods=["GET"]),
+        Route(f"{prefix}/batches", api_endpoint(batches.create_batch), methods=["POST"]),
+        Route(f"{prefix}/batches", api_endpoint(batches.list_batches), methods=["GET"]),
+        Route(f"{prefix}/batches/{{batch_id}}", api_endpoint(batches.retrieve_batch), methods=["GET"]),
+        Route(f"{prefix}/batches/{{batch_id}}/cancel", api_endpoint(batches.cancel_batch), methods=["POST"]),
     ]
 
 
@@ -126,6 +140,9 @@ def create_app(  # type: ignore[no-untyped-def]
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await factory(settings)
         await services.start()
+        work = getattr(services, "work", None)
+        if work is not None:  # a served gateway runs jobs unless jobs_in_process is off
+            await work.start()
         app.state.services = services
         install_log_redaction()  # every log line through the one redaction (configured secrets included)
         _print_banner(settings, services)

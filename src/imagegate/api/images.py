@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.async_work import intercept
 from imagegate.api.body import capped
 from imagegate.api.disconnect import ClientGone, client_gone, until_disconnect
 from imagegate.api.encode import PartsResponse, encode_answer
@@ -15,6 +16,7 @@ from imagegate.api.multipart import FormData, read_multipart
 from imagegate.api.parsing import build_request, parse_stream
 from imagegate.core.errors import InvalidRequest, PayloadTooLarge
 from imagegate.core.types import ImageRequest, InputImage
+from imagegate.jobs.codec import form_digest_source
 from imagegate.media.inspect import check_mask, inspect_image
 
 
@@ -39,6 +41,7 @@ async def _read_json(request: Request, limit: int) -> dict:
     body = b"".join([chunk async for chunk in capped(request.stream(), limit)])
     if not body:
         raise InvalidRequest("The request body is empty: expected a JSON object.")
+    request.state.match_body = body  # X-Imagegate-Replay-Match: body
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -70,6 +73,10 @@ async def _respond(request: Request, image_request: ImageRequest, stream: bool =
                 "X-Imagegate-Cost-Micros": str(body["total_cost_micros"]),
             },
         )
+    async with services.tenancy.hold(principal, image_request, dry_run=True):  # allowed models, key routing
+        early = await intercept(request, image_request)  # async jobs, record / replay / mock (imagegate.jobs)
+    if early is not None:
+        return early
     async with services.tenancy.hold(principal, image_request) as hold:  # models, images/min, budget reservation
         try:
             answer = await until_disconnect(request, gateway.run(image_request))
@@ -109,6 +116,7 @@ async def edits(request: Request) -> Response:
     form: FormData = await read_multipart(
         request.headers.get("content-type", ""), request.stream(), max_bytes=settings.max_upload_bytes
     )
+    request.state.match_body = form_digest_source(form)  # X-Imagegate-Replay-Match: body
     image_files = [f for f in form.files if f.field in ("image", "image[]")]
     mask_files = [f for f in form.files if f.field == "mask"]
     if not image_files:

@@ -96,15 +96,18 @@ class _Collector:
                 raise InvalidRequest(f"Form field '{self._name}' is not valid UTF-8.", param=self._name) from None
 
 
-async def read_multipart(content_type: str, stream: AsyncIterator[bytes], *, max_bytes: int) -> FormData:
-    """Parse a multipart body from ``stream``; refuse it (413) as soon as it passes ``max_bytes``."""
+async def read_multipart(
+    content_type: str, stream: AsyncIterator[bytes], *, max_bytes: int, collector: _Collector | None = None
+) -> FormData:
+    """Parse a multipart body from ``stream``; refuse it (413) as soon as it passes ``max_bytes``. ``collector``: a
+    subclass that keeps file parts elsewhere (``api/uploads.py`` streams them to disk)."""
     ctype, params = parse_options_header(content_type)
     if ctype != b"multipart/form-data":
         raise InvalidRequest("Expected a multipart/form-data body for image edits.")
     boundary = params.get(b"boundary")
     if not boundary:
         raise InvalidRequest("Malformed multipart body: the Content-Type has no boundary.")
-    collector = _Collector()
+    collector = collector or _Collector()
     callbacks = {
         "on_part_begin": collector.on_part_begin,
         "on_part_data": collector.on_part_data,

@@ -140,4 +140,5 @@ class BlobRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+from imagegate.store import job_models as _job_models  # noqa: E402,F401 - register the jobs tables on Base
 from imagegate.store import tenancy_rows as _tenancy_rows  # noqa: E402,F401  (registers the tenancy tables)

@@ -6,6 +6,7 @@ Serves what google-genai and our adapters send:
 - Vertex AI: ``POST /{v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{m}:generateContent`` (and
   stream), auth by ``Authorization: Bearer`` with a token this fake issued (else 401 UNAUTHENTICATED).
 - ``POST /token``: the service-account JWT-bearer grant (``oauth.py``).
+- Batch mode and the Files API (``batch.py``): ``models/{m}:batchGenerateContent``, ``batches/{id}``, uploads.
 
 Requests are validated like Google's parser does (``schema.py``: unknown fields, enums, roles, base64); answers carry
 real PNG (or JPEG) bytes of the size asked, thought parts, text, the image with its ``thoughtSignature`` and
@@ -27,6 +28,8 @@ from aiohttp import web
 
 from imagegate.testing.fakes.common import send_body, with_faults
 from imagegate.testing.fakes.gemini import imagen
+from imagegate.testing.fakes.gemini.batch import add_routes as add_batch_routes
+from imagegate.testing.fakes.gemini.batch import create_batch
 from imagegate.testing.fakes.gemini.oauth import new_service_account, public_key_pem, token_endpoint, verify_assertion
 from imagegate.testing.fakes.gemini.responses import (
     Ask,
@@ -78,6 +81,8 @@ async def gemini_generate(request: web.Request) -> web.StreamResponse:
     model, method = _split_target(request)
     if method == "predict" and model in imagen.IMAGEN:
         return await imagen.predict(request, state, model, vertex=False)
+    if method == "batchGenerateContent":  # batch mode: batch.py
+        return await create_batch(request, model)
     if method not in METHODS or model not in MODELS:
         version = request.match_info["version"]
         return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version {version}, or is not "
@@ -174,6 +179,7 @@ def create_app(state: GoogleFakeState | None = None) -> web.Application:
         vertex_generate,
     )
     app.router.add_post("/token", token_endpoint)
+    add_batch_routes(app)
     app.on_shutdown.append(_cancel_inflight)
     return app
 
