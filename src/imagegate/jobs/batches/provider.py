@@ -172,7 +172,7 @@ class ProviderBatchRun(BatchRun):
         extras = [{"revised_prompt": result.text} if result.text else {} for _ in images]
         data = await self.batches.executor.render(request, [(i.data or b"", i.mime_type) for i in images], extras)
         offer = planned.offer
-        cost = gateway.router.pricer.cost(result.usage, offer, resolution=planned.spec.resolution, batch=True)
+        cost = gateway.pricer.cost(result.usage, offer, resolution=planned.spec.resolution, batch=True)
         model_id = gateway.catalog.resolve(request.model)[0].id
         body = answer_body(request, model_id, offer, result, data, cost.total_micros, [])
         body["metadata"]["batch"] = {"mode": "provider", "provider_batch": name}
