@@ -123,3 +123,6 @@ class BlobRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+from imagegate.store import arena_tables  # noqa: E402,F401  (the arena's tables, on the same Base)
