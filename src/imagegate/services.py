@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from imagegate.api.auth import Authenticator
 from imagegate.api.files import extension
 from imagegate.api.parsing import Limits
+from imagegate.arena.service import ArenaService
 from imagegate.catalog.loader import Catalog, load_catalog
 from imagegate.pipeline import Gateway
 from imagegate.providers.base import Provider
@@ -42,11 +43,14 @@ class Services:
     limits: Limits
     metrics: Metrics
     pages: PageRenderer
+    arena: ArenaService | None = None
     banner: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.recorder.start()
+        if self.arena is not None:
+            await self.arena.start()
         self._tasks.append(asyncio.create_task(self._sweep_blobs(), name="imagegate-blob-sweeper"))
 
     async def _sweep_blobs(self) -> None:
@@ -64,6 +68,8 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.arena is not None:
+            await self.arena.aclose()
         await self.recorder.aclose()
         for provider in self.providers.values():
             with contextlib.suppress(Exception):
@@ -132,5 +138,6 @@ async def build_services(settings: Settings) -> Services:
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
         metrics=metrics,
         pages=PageRenderer(base),
+        arena=ArenaService(settings, db, catalog, gateway, blobs, base),
         banner=banner,
     )

@@ -81,6 +81,19 @@ class Settings:
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
+    # arena (imagegate/arena): battles, votes, ratings
+    arena_dirs: list[Path] = field(default_factory=list)  # extra competition/category data files or dirs
+    arena_sampling: str = "uncertain"  # uncertain (the least settled pair) | uniform
+    arena_daily_spend_usd: float | None = 5.0  # generation for battles stops for the UTC day at this spend
+    arena_votes_per_day: int = 500  # per voter (API key or browser id)
+    arena_pool_size: int = 0  # battles kept ready per task by a background task (0: off; see `arena prefill`)
+    arena_min_battles: int = 4  # battles before a model is ranked on a board
+    arena_bootstrap_rounds: int = 100
+    arena_seed: int = 42
+    arena_anchor: str | None = None  # "model=rating" pins one model's rating (else the mean is 1000)
+    arena_refresh_s: float = 10.0  # how often a worker picks up votes recorded by other workers
+    arena_size: str = "1024x1024"
+    arena_image_ttl_s: int = 90 * 86400  # how long battle images are kept
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,6 +139,7 @@ class Settings:
         s = cls(**{k: v for k, v in data.items()})
         s.data_dir = Path(s.data_dir)
         s.catalog_dirs = [Path(p) for p in s.catalog_dirs]
+        s.arena_dirs = [Path(p) for p in s.arena_dirs]
         for name, pdata in provider_data.items():
             s.providers[name] = ProviderSettings(name=name, **(pdata or {}))
         s._apply_env(env)
@@ -153,6 +167,17 @@ class Settings:
             "IMAGEGATE_WORKERS": ("workers", int),
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
             "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
+            "IMAGEGATE_ARENA_SAMPLING": ("arena_sampling", str),
+            "IMAGEGATE_ARENA_DAILY_SPEND_USD": ("arena_daily_spend_usd", float),
+            "IMAGEGATE_ARENA_VOTES_PER_DAY": ("arena_votes_per_day", int),
+            "IMAGEGATE_ARENA_POOL_SIZE": ("arena_pool_size", int),
+            "IMAGEGATE_ARENA_MIN_BATTLES": ("arena_min_battles", int),
+            "IMAGEGATE_ARENA_BOOTSTRAP_ROUNDS": ("arena_bootstrap_rounds", int),
+            "IMAGEGATE_ARENA_SEED": ("arena_seed", int),
+            "IMAGEGATE_ARENA_ANCHOR": ("arena_anchor", str),
+            "IMAGEGATE_ARENA_REFRESH": ("arena_refresh_s", float),
+            "IMAGEGATE_ARENA_SIZE": ("arena_size", str),
+            "IMAGEGATE_ARENA_IMAGE_TTL": ("arena_image_ttl_s", int),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

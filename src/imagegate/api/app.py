@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.api import files, images, models
+from imagegate.api.arena import arena_routes
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
 from imagegate.settings import Settings
@@ -60,6 +61,7 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/models", api_endpoint(models.list_models), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}/providers", api_endpoint(models.model_providers), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}", api_endpoint(models.retrieve_model), methods=["GET"]),
+        *arena_routes(prefix, api_endpoint),
     ]
 
 
