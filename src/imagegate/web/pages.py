@@ -24,4 +24,6 @@ async def home(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [*page("/", home)]
+    from imagegate.web import arena_pages
+
+    return [*page("/", home), *arena_pages.routes()]
