@@ -211,6 +211,10 @@ def list_models(config: ConfigOpt = None) -> None:
 keys_app = typer.Typer(help="Manage API keys stored (hashed) in the database.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
+from imagegate.arena.cli import arena_app  # noqa: E402
+
+app.add_typer(arena_app, name="arena")
+
 
 def _open_db(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     from imagegate.store.db import Database, run_migrations

@@ -53,8 +53,9 @@ def _items(text: str) -> list[tuple[int, Any]]:
                 return out
             try:
                 value, end = decoder.raw_decode(text, pos)
-            except json.JSONDecodeError as exc:
-                raise BattleFileError(f"line {exc.lineno}: invalid JSON ({exc.msg})") from None
+            except json.JSONDecodeError as exc:  # name the line the record starts on, and where it broke
+                where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+                raise BattleFileError(f"line {_line(text, pos)}: invalid JSON ({where})") from None
             out.append((_line(text, pos), value))
             pos = end
     for number, raw in enumerate(text.splitlines(), start=1):
