@@ -39,7 +39,12 @@ class Outcomes:
 
     @classmethod
     def from_counts(cls, models: Sequence[str], counts: dict[tuple[int, int, float], int]) -> Outcomes:
-        keys = list(counts)
+        """Models sorted by name and rows sorted, so the bootstrap's draws depend on the battles, not their order."""
+        order = sorted(range(len(models)), key=lambda k: models[k])
+        new = {old: pos for pos, old in enumerate(order)}
+        counts = {(new[a], new[b], y): n for (a, b, y), n in counts.items()}
+        models = [models[k] for k in order]
+        keys = sorted(counts)
         return cls(
             tuple(models),
             np.array([k[0] for k in keys], dtype=np.intp),
