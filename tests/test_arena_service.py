@@ -1,0 +1,132 @@
+"""ArenaService in-process on a real SQLite database and the real gateway (placeholder provider): caps, the pool,
+pair choice, boards, the model summary the model pages read."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from imagegate.arena.schema import ArenaDataError, load_packaged
+from imagegate.core.errors import GatewayError
+from imagegate.services import Services, build_services
+from imagegate.settings import Settings
+
+
+@pytest.fixture
+async def services(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Services]:
+    overrides = getattr(request, "param", {})
+    settings = Settings(data_dir=tmp_path / "data", arena_size="256x256", arena_bootstrap_rounds=20, **overrides)
+    svc = await build_services(settings)
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.aclose()
+
+
+def _import(rows: list[tuple[str, str, str]]) -> bytes:
+    import json
+
+    return "\n".join(
+        json.dumps({"model_a": a, "model_b": b, "winner": w, "anony": True}) for a, b, w in rows
+    ).encode()
+
+
+@pytest.mark.parametrize("services", [{"arena_daily_spend_usd": 0.0}], indirect=True)
+async def test_daily_spend_cap_stops_generation(services: Services) -> None:
+    with pytest.raises(GatewayError) as err:
+        await services.arena.battle("text-to-image")
+    assert err.value.status == 429 and err.value.code == "ARENA_SPEND_CAP"
+
+
+@pytest.mark.parametrize("services", [{"arena_votes_per_day": 2}], indirect=True)
+async def test_per_voter_daily_cap(services: Services) -> None:
+    arena = services.arena
+    battles = [await arena.battle("text-to-image") for _ in range(3)]
+    for b in battles[:2]:
+        await arena.vote(b["id"], "tie", "browser:abc")
+    with pytest.raises(GatewayError) as err:
+        await arena.vote(battles[2]["id"], "a", "browser:abc")
+    assert err.value.status == 429
+    assert (await arena.vote(battles[2]["id"], "a", "browser:other"))["counted"] is True
+
+
+async def test_prefill_fills_the_pool_and_battles_come_from_it(services: Services) -> None:
+    arena = services.arena
+    assert await arena.prefill(2, task="image-editing") == 2
+    assert arena.store.pool_size("image-editing") == 2
+    served = await arena.battle("image-editing")
+    assert arena.store.pool_size("image-editing") == 1
+    assert served["input_images"] and served["a"]["url"] != served["b"]["url"]
+    # a pooled battle cannot be voted on until it is served
+    pooled = arena.store.take_pooled("image-editing", None)
+    assert pooled is not None and arena.store.pool_size("image-editing") == 0
+
+
+async def test_uncertain_sampling_picks_the_least_measured_pair(services: Services) -> None:
+    arena = services.arena
+    models = ["gemini-2.5-flash-image", "gemini-3-pro-image-preview", "gpt-image-1"]
+    # 30 battles between the two Gemini models, none with gpt-image-1
+    rows = [("gemini-2.5-flash-image", "gemini-3-pro-image-preview", "model_b")] * 15
+    rows += [("gemini-3-pro-image-preview", "gemini-2.5-flash-image", "tie")] * 15
+    await arena.import_battles(_import(rows), "text-to-image", "fantasy-warrior")
+    for _ in range(4):
+        battle = await arena.battle("text-to-image", "fantasy-warrior")
+        shown = await arena.reveal(battle["id"])
+        assert "gpt-image-1" in (shown["a"]["model"], shown["b"]["model"])
+        assert {shown["a"]["model"], shown["b"]["model"]} <= set(models)
+
+
+async def test_boards_and_model_summary_shape(services: Services) -> None:
+    arena = services.arena
+    rows = [("gemini-3-pro-image-preview", "gpt-image-1", "model_a")] * 5 + [
+        ("gpt-image-1", "gemini-3-pro-image-preview", "model_a")
+    ] * 2 + [("gpt-image-1", "gemini-2.5-flash-image", "tie (bothbad)")] * 4
+    await arena.import_battles(_import(rows), "image-editing", "bald-man-challenge")
+    summary = arena.model_summary("gemini-3-pro-image-preview")
+    assert set(summary) == {"competitions", "categories"}
+    (comp,) = summary["competitions"]
+    assert set(comp) == {"slug", "title", "rating", "wins", "losses", "ties", "battles", "rank", "of"}
+    assert (comp["slug"], comp["title"], comp["wins"], comp["losses"], comp["battles"]) == (
+        "bald-man-challenge", "Bald man challenge", 5, 2, 7
+    )  # fmt: skip
+    assert comp["rank"] == 1 and comp["of"] == 3
+    cats = {c["slug"]: c for c in summary["categories"]}
+    assert set(cats) == {"photorealism-image-editing", "portrait-image-editing"}  # the competition's use cases
+    for c in cats.values():
+        assert set(c) == {"slug", "title", "task", "rank", "of", "rating", "wins", "losses", "ties", "battles",
+                          "win_rate"}  # fmt: skip
+        assert c["task"] == "image-editing" and c["win_rate"] == pytest.approx(5 / 7, abs=1e-4)
+    assert cats["portrait-image-editing"]["title"] == "Portrait (Image Editing)"
+    overall = arena.leaderboard("image-editing")
+    assert overall["battles"] == 11 and overall["left_win_share"] == pytest.approx(7 / 7)
+    assert arena.model_summary("gpt-image")["competitions"][0]["losses"] == 5  # an alias finds the model
+    assert arena.model_summary("unknown-model") == {"competitions": [], "categories": []}
+
+
+@pytest.mark.parametrize("services", [{"arena_anchor": "gpt-image-1=1200", "arena_min_battles": 10}], indirect=True)
+async def test_anchor_and_minimum_battles_settings(services: Services) -> None:
+    arena = services.arena
+    rows = [("gemini-3-pro-image-preview", "gpt-image-1", "model_a")] * 6 + [
+        ("gpt-image-1", "gemini-2.5-flash-image", "model_a")
+    ] * 6
+    await arena.import_battles(_import(rows), "text-to-image", None)
+    board = {r["model"]: r for r in arena.leaderboard("text-to-image")["rows"]}
+    assert board["gpt-image-1"]["rating"] == pytest.approx(1200, abs=0.01)
+    assert board["gpt-image-1"]["rank"] == 1  # 12 battles: ranked
+    assert board["gemini-3-pro-image-preview"]["rank"] is None  # 6 battles: below the minimum of 10
+
+
+def test_packaged_data_and_a_bad_extra_file(tmp_path: Path) -> None:
+    comps, cats = load_packaged()
+    assert len(comps) == 18 and len(cats) == 7
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("competitions:\n  - {slug: x-y, title: X, task: text-to-image, prompt: p, input_images: [a.png]}\n")
+    with pytest.raises(ArenaDataError, match=r"bad.yaml: competitions\[0\].input_images"):
+        load_packaged([bad])
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("categories:\n  - {slug: anime-image-editing, title: A, task: image-editing, use_case: anime}\n")
+    with pytest.raises(ArenaDataError, match="defined twice"):
+        load_packaged([dup])
