@@ -29,9 +29,7 @@ async def services(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
 def _import(rows: list[tuple[str, str, str]]) -> bytes:
     import json
 
-    return "\n".join(
-        json.dumps({"model_a": a, "model_b": b, "winner": w, "anony": True}) for a, b, w in rows
-    ).encode()
+    return "\n".join(json.dumps({"model_a": a, "model_b": b, "winner": w, "anony": True}) for a, b, w in rows).encode()
 
 
 @pytest.mark.parametrize("services", [{"arena_daily_spend_usd": 0.0}], indirect=True)
@@ -81,9 +79,11 @@ async def test_uncertain_sampling_picks_the_least_measured_pair(services: Servic
 
 async def test_boards_and_model_summary_shape(services: Services) -> None:
     arena = services.arena
-    rows = [("gemini-3-pro-image-preview", "gpt-image-1", "model_a")] * 5 + [
-        ("gpt-image-1", "gemini-3-pro-image-preview", "model_a")
-    ] * 2 + [("gpt-image-1", "gemini-2.5-flash-image", "tie (bothbad)")] * 4
+    rows = (
+        [("gemini-3-pro-image-preview", "gpt-image-1", "model_a")] * 5
+        + [("gpt-image-1", "gemini-3-pro-image-preview", "model_a")] * 2
+        + [("gpt-image-1", "gemini-2.5-flash-image", "tie (bothbad)")] * 4
+    )
     await arena.import_battles(_import(rows), "image-editing", "bald-man-challenge")
     summary = arena.model_summary("gemini-3-pro-image-preview")
     assert set(summary) == {"competitions", "categories"}

@@ -119,7 +119,9 @@ def test_bad_battle_and_vote_requests_are_clear_4xx(user: httpx.Client) -> None:
     wrong_task = user.post("/v1/arena/battles", json={"task": "text-to-image", "competition": "bald-man-challenge"})
     assert _error(wrong_task, 400)["param"] == "competition"
     battle = user.post("/v1/arena/battles", json={"task": "text-to-image"}).json()
-    assert _error(user.post(f"/v1/arena/battles/{battle['id']}/vote", json={"winner": "left"}), 400)["param"] == "winner"
+    assert (
+        _error(user.post(f"/v1/arena/battles/{battle['id']}/vote", json={"winner": "left"}), 400)["param"] == "winner"
+    )
     assert _error(user.post("/v1/arena/battles/battle_nope/vote", json={"winner": "a"}), 404)
     assert _error(user.post("/v1/arena/battles", content=b"{", headers={"content-type": "application/json"}), 400)
 
@@ -173,7 +175,7 @@ def test_malformed_import_names_the_line_and_imports_nothing(admin: httpx.Client
     lines = [good, good, json.dumps({"model_a": "a-model", "model_b": "b-model", "winner": "model_c", "anony": True})]
     err = _error(admin.post("/v1/arena/battles:import", content="\n".join(lines).encode()), 400)
     assert "line 3" in err["message"] and "winner" in err["message"]
-    broken = "[\n" + good + ",\n{\"model_a\": \n]"
+    broken = "[\n" + good + ',\n{"model_a": \n]'
     assert "line 3" in _error(admin.post("/v1/arena/battles:import", content=broken.encode()), 400)["message"]
     assert len(admin.get("/v1/arena/battles:export").json()) == before
     ok = admin.post("/v1/arena/battles:import", content=(good + "\n" + good + "\n").encode())  # JSON lines
@@ -236,5 +238,5 @@ def test_pages_render_with_their_markdown_twins(arena_server: ServerProcess) -> 
             md = c.get(path.replace("?", ".md?") if "?" in path else path + ".md")
             assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown"), path
         board = c.get("/arena/vintage-cafe-logo").text
-        assert "<svg class=\"ci\"" in board and "flux-outsider" in board
+        assert '<svg class="ci"' in board and "flux-outsider" in board
         assert "Vintage Cafe Logo" in c.get("/arena/vintage-cafe-logo.md").text

@@ -132,7 +132,9 @@ class BattleMaker:
     async def _one(self, comp: Competition, model: str) -> Generated:
         answer = await self.gateway.run(self.request(comp, model))
         item = answer.body["data"][0]
-        data = base64.b64decode(bytes(item["b64_json"]) if isinstance(item["b64_json"], memoryview) else item["b64_json"])
+        data = base64.b64decode(
+            bytes(item["b64_json"]) if isinstance(item["b64_json"], memoryview) else item["b64_json"]
+        )
         mime = _sniff(data)
         token = await self.blobs.put(data, mime, self.image_ttl_s)
         return Generated(f"{token}.{extension(mime)}", answer.cost_micros)

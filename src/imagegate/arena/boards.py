@@ -103,7 +103,9 @@ class Boards:
         for key, st in self.states.items():
             if st.dirty:
                 st.dirty = False
-                out.append((key, (list(st.index), dict(st.counts), dict(st.online), st.battles, st.left_wins, st.decisive)))
+                out.append(
+                    (key, (list(st.index), dict(st.counts), dict(st.online), st.battles, st.left_wins, st.decisive))
+                )
         return out
 
     def get(self, key: BoardKey) -> BoardResult | None:

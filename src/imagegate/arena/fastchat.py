@@ -106,7 +106,9 @@ def parse(data: bytes) -> list[Record]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BattleFileError(f"line {_line(data[: exc.start].decode('utf-8', 'replace'), exc.start)}: not UTF-8") from None
+        raise BattleFileError(
+            f"line {_line(data[: exc.start].decode('utf-8', 'replace'), exc.start)}: not UTF-8"
+        ) from None
     return [_record(line, item) for line, item in _items(text)]
 
 

@@ -114,10 +114,12 @@ def _newton(i: np.ndarray, j: np.ndarray, n: np.ndarray, s: np.ndarray, m: int) 
         h = _LN * _LN * n * p * (1.0 - p)
         size = rounds * m
         grad = (
-            np.bincount(flat_i, weights=g.ravel(), minlength=size) - np.bincount(flat_j, weights=g.ravel(), minlength=size)
+            np.bincount(flat_i, weights=g.ravel(), minlength=size)
+            - np.bincount(flat_j, weights=g.ravel(), minlength=size)
         ).reshape(rounds, m) + RIDGE * x
         diag = (
-            np.bincount(flat_i, weights=h.ravel(), minlength=size) + np.bincount(flat_j, weights=h.ravel(), minlength=size)
+            np.bincount(flat_i, weights=h.ravel(), minlength=size)
+            + np.bincount(flat_j, weights=h.ravel(), minlength=size)
         ).reshape(rounds, m)
         hess = np.broadcast_to(eye, (rounds, m, m)).copy()
         hess[:, np.arange(m), np.arange(m)] += diag
@@ -212,7 +214,8 @@ def rate(
     anchor: tuple[str, float] | None = None,
 ) -> list[Rated]:
     """The board: MLE ratings, 95 % bootstrap intervals, ranks among the models with at least ``min_battles``,
-    W/L/T and win rate (wins / battles, as the reference service shows it). Sorted by (rank, -rating); unranked models last."""
+    W/L/T and win rate (wins / battles, as the reference service shows it). Sorted by (rank, -rating); unranked
+    models last."""
     m = len(o.models)
     if m == 0:
         return []
@@ -222,9 +225,15 @@ def rate(
         lower, upper = np.quantile(boot, 0.025, axis=0), np.quantile(boot, 0.975, axis=0)
     else:
         lower = upper = rating
-    wins = np.bincount(o.a, weights=o.w * (o.y == 1), minlength=m) + np.bincount(o.b, weights=o.w * (o.y == 0), minlength=m)
-    losses = np.bincount(o.a, weights=o.w * (o.y == 0), minlength=m) + np.bincount(o.b, weights=o.w * (o.y == 1), minlength=m)
-    ties = np.bincount(o.a, weights=o.w * (o.y == 0.5), minlength=m) + np.bincount(o.b, weights=o.w * (o.y == 0.5), minlength=m)
+    wins = np.bincount(o.a, weights=o.w * (o.y == 1), minlength=m) + np.bincount(
+        o.b, weights=o.w * (o.y == 0), minlength=m
+    )
+    losses = np.bincount(o.a, weights=o.w * (o.y == 0), minlength=m) + np.bincount(
+        o.b, weights=o.w * (o.y == 1), minlength=m
+    )
+    ties = np.bincount(o.a, weights=o.w * (o.y == 0.5), minlength=m) + np.bincount(
+        o.b, weights=o.w * (o.y == 0.5), minlength=m
+    )
     total = wins + losses + ties
     eligible = total >= min_battles
     rank = np.zeros(m, dtype=int)

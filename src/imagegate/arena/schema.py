@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -82,7 +82,7 @@ class ArenaDataError(ValueError):
     """An invalid arena data file; the message names the file and the field."""
 
 
-def _describe(err: dict) -> str:
+def _describe(err: Any) -> str:
     path = ""
     for part in err.get("loc", ()):
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, select, update
 
 from imagegate.store.arena_tables import ArenaBattleRow, ArenaDefinitionRow
 from imagegate.store.db import Database, utcnow
@@ -135,8 +135,8 @@ class ArenaStore:
         out: dict[tuple[str | None, str, str], int] = {}
         with self.db.engine.connect() as conn:
             for comp, a, b, n in conn.execute(stmt):
-                key = (comp, *sorted((a, b)))
-                out[key] = out.get(key, 0) + int(n)  # type: ignore[index]
+                lo, hi = sorted((a, b))
+                out[(comp, lo, hi)] = out.get((comp, lo, hi), 0) + int(n)
         return out
 
     def counted_after(self, last_id: int, limit: int = 50_000) -> list[Counted]:
@@ -154,7 +154,7 @@ class ArenaStore:
             .limit(limit)
         )
         with self.db.engine.connect() as conn:
-            return [Counted(*r) for r in conn.execute(stmt)]
+            return [Counted(r[0], r[1], r[2], r[3], r[4], r[5] or "tie") for r in conn.execute(stmt)]
 
     def recent(self, competition: str | None, limit: int = 20) -> list[ArenaBattleRow]:
         stmt = select(ArenaBattleRow).where(ArenaBattleRow.status == "voted")
@@ -188,17 +188,6 @@ class ArenaStore:
                 return
             yield from rows
             last = rows[-1].id
-
-    def pair_battles(self, competition: str, a: str, b: str) -> int:
-        stmt = select(func.count()).where(
-            ArenaBattleRow.competition == competition,
-            or_(
-                and_(ArenaBattleRow.model_a == a, ArenaBattleRow.model_b == b),
-                and_(ArenaBattleRow.model_a == b, ArenaBattleRow.model_b == a),
-            ),
-        )
-        with self.db.engine.connect() as conn:
-            return int(conn.execute(stmt).scalar_one())
 
     # -- definitions added through the admin API ---------------------------------------------------------------
 

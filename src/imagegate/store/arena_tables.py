@@ -24,7 +24,9 @@ class ArenaBattleRow(Base):
         Index("ix_arena_battles_voter_voted", "voter", "voted_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     public_id: Mapped[str] = mapped_column(String(40), unique=True)
     source: Mapped[str] = mapped_column(String(16))  # arena | import
     task: Mapped[str] = mapped_column(String(32))
