@@ -4,6 +4,7 @@ pair choice, boards, the model summary the model pages read."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from imagegate.arena.schema import ArenaDataError, load_packaged
 from imagegate.core.errors import GatewayError
 from imagegate.services import Services, build_services
 from imagegate.settings import Settings
+from tests.test_store_migrations import pg_url  # noqa: F401  (fixture: an own PostgreSQL schema, dropped after)
 
 
 @pytest.fixture
@@ -130,3 +132,28 @@ def test_packaged_data_and_a_bad_extra_file(tmp_path: Path) -> None:
     dup.write_text("categories:\n  - {slug: anime-image-editing, title: A, task: image-editing, use_case: anime}\n")
     with pytest.raises(ArenaDataError, match="defined twice"):
         load_packaged([dup])
+
+
+async def test_votes_and_the_pool_on_postgresql(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
+    """The conditional updates (claim a pooled battle, one vote, counted unless revealed) on PostgreSQL."""
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=pg_url, arena_size="256x256", arena_bootstrap_rounds=10
+    )
+    svc = await build_services(settings)
+    await svc.start()
+    try:
+        arena = svc.arena
+        await arena.prefill(2, task="text-to-image")
+        first = await arena.battle("text-to-image")
+        second = await arena.battle("text-to-image")
+        assert arena.store.pool_size("text-to-image") == 0 and first["id"] != second["id"]
+        assert (await arena.vote(first["id"], "b", "key:one"))["counted"] is True
+        with pytest.raises(GatewayError) as err:
+            await arena.vote(first["id"], "a", "key:one")
+        assert err.value.status == 409
+        await arena.reveal(second["id"])
+        assert (await arena.vote(second["id"], "a", "key:one"))["counted"] is False
+        assert arena.leaderboard("text-to-image")["battles"] == 1
+        assert arena.store.votes_since("key:one", datetime(2000, 1, 1, tzinfo=UTC)) == 2
+    finally:
+        await svc.aclose()
