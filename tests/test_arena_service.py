@@ -157,3 +157,13 @@ async def test_votes_and_the_pool_on_postgresql(tmp_path: Path, pg_url: str) -> 
         assert arena.store.votes_since("key:one", datetime(2000, 1, 1, tzinfo=UTC)) == 2
     finally:
         await svc.aclose()
+
+
+@pytest.mark.parametrize("services", [{"arena_pool_size": 2}], indirect=True)
+async def test_background_top_up_keeps_each_task_pool_full(services: Services) -> None:
+    arena = services.arena
+    await arena.top_up()  # the background task runs the same pass (one at a time): the pools are full after it
+    assert arena.store.pool_size("text-to-image") == 2 and arena.store.pool_size("image-editing") == 2
+    await arena.battle("image-editing")
+    assert await arena.top_up() == 1
+    assert arena.store.pool_size("image-editing") == 2

@@ -82,6 +82,7 @@ class ArenaService:
         self.categories: dict[str, Category] = {c.slug: c for c in packaged[1]}
         self.boards = Boards(self.board_keys, self.opts)
         self._lock = asyncio.Lock()
+        self._topping = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
 
     # -- life cycle --------------------------------------------------------------------------------------------
@@ -111,16 +112,23 @@ class ArenaService:
 
     async def _pool_loop(self) -> None:
         while True:
-            for task in TASKS:
-                try:
-                    missing = self.settings.arena_pool_size - await asyncio.to_thread(self.store.pool_size, task)
-                    if missing > 0:
-                        await self.prefill(missing, task=task)
-                except ArenaSpendCapReached:
-                    pass
-                except Exception as exc:
-                    log.warning("arena pool top-up failed: %s", type(exc).__name__)
+            try:
+                await self.top_up()
+            except ArenaSpendCapReached:
+                pass
+            except Exception as exc:  # keep topping up; say why without secrets
+                log.warning("arena pool top-up failed: %s", type(exc).__name__)
             await asyncio.sleep(max(5.0, self.settings.arena_refresh_s))
+
+    async def top_up(self) -> int:
+        """Generate battles until each task's pool holds ``arena_pool_size``; returns how many were made."""
+        made = 0
+        async with self._topping:  # one pass at a time in this worker (workers may overshoot a little together)
+            for task in TASKS:
+                missing = self.settings.arena_pool_size - await asyncio.to_thread(self.store.pool_size, task)
+                if missing > 0:
+                    made += await self.prefill(missing, task=task)
+        return made
 
     async def refresh(self) -> None:
         """Take counted votes recorded since the last refresh (any worker) and refit the boards they changed."""
