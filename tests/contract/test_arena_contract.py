@@ -151,6 +151,13 @@ def test_import_rates_anonymous_battles_and_outside_models_by_name(admin: httpx.
         + [("flux-outsider", "gpt-image-1", "tie (bothbad)", True)] * 2
         + [("flux-outsider", "gpt-image-1", "model_a", False)] * 5  # not anonymous: ignored
     )
+
+    def record(board: dict, model: str) -> tuple[int, int, int]:
+        row = next((x for x in board["rows"] if x["model"] == model), None)
+        return (row["wins"], row["losses"], row["ties"]) if row else (0, 0, 0)
+
+    # (other tests' random battles may land in this competition too: compare before and after)
+    before = admin.get("/v1/arena/leaderboard", params={"competition": "vintage-cafe-logo"}).json()
     r = admin.post(
         "/v1/arena/battles:import",
         params={"task": "text-to-image", "competition": "vintage-cafe-logo"},
@@ -159,8 +166,10 @@ def test_import_rates_anonymous_battles_and_outside_models_by_name(admin: httpx.
     assert r.status_code == 200, r.text
     assert r.json() == {"object": "arena.import", "imported": 13, "counted": 8, "skipped": 5}
     board = admin.get("/v1/arena/leaderboard", params={"competition": "vintage-cafe-logo"}).json()
+    assert board["battles"] == before["battles"] + 8
     rows_by = {row["model"]: row for row in board["rows"]}
-    assert (rows_by["gpt-image-1"]["wins"], rows_by["gpt-image-1"]["ties"]) == (6, 2)
+    w, lost, t = record(before, "gpt-image-1")
+    assert record(board, "gpt-image-1") == (w + 6, lost, t + 2)
     assert rows_by["flux-outsider"]["losses"] == 6 and rows_by["flux-outsider"]["name"] == "flux-outsider"
     # the competition's categories see it too: Text Rendering and Product, Branding & Commercial (text-to-image)
     for cat in ("text-rendering-text-to-image", "product-branding-commercial-text-to-image"):
@@ -240,3 +249,22 @@ def test_pages_render_with_their_markdown_twins(arena_server: ServerProcess) -> 
         board = c.get("/arena/vintage-cafe-logo").text
         assert '<svg class="ci"' in board and "flux-outsider" in board
         assert "Vintage Cafe Logo" in c.get("/arena/vintage-cafe-logo.md").text
+
+
+def test_browser_voter_id_is_a_cookie_and_never_exported(arena_server: ServerProcess, admin: httpx.Client) -> None:
+    import re
+
+    with httpx.Client(base_url=arena_server.url, timeout=60) as browser:  # no key: the public pages
+        page = browser.get("/arena/vote?task=text-to-image")
+        cookie = browser.cookies.get("imagegate_arena_voter")
+        assert cookie and "httponly" in page.headers["set-cookie"].lower()
+        battle_id = re.search(r'data-battle-id="([^"]+)"', page.text).group(1)
+        voted = browser.post("/arena/vote", data={"battle_id": battle_id, "winner": "tie"})
+        assert voted.status_code == 303 and "voted=" + battle_id in voted.headers["location"]
+        again = browser.post("/arena/vote", data={"battle_id": battle_id, "winner": "a"},
+                             headers={"Accept": "application/json"})  # fmt: skip
+        assert again.status_code == 409 and again.json()["error"]["code"] == "CONFLICT"
+        assert browser.head("/arena/vote").status_code == 200
+    exported = {r["battle_id"]: r for r in admin.get("/v1/arena/battles:export").json()}
+    assert exported[battle_id]["winner"] == "tie" and exported[battle_id]["anony"] is True
+    assert exported[battle_id]["judge"].startswith("browser:") and cookie not in json.dumps(exported)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
@@ -38,9 +39,14 @@ def voter_of(request: Request) -> tuple[str, str | None]:
         return f"key:{key_id}", None
     cookie = request.cookies.get(VOTER_COOKIE)
     if cookie and 8 <= len(cookie) <= 64 and cookie.isalnum():
-        return f"browser:{cookie}", None
+        return _browser(cookie), None
     fresh = secrets.token_hex(16)
-    return f"browser:{fresh}", fresh
+    return _browser(fresh), fresh
+
+
+def _browser(cookie: str) -> str:
+    """The stored (and exported) voter id is a digest: the cookie itself never leaves the browser again."""
+    return "browser:" + hashlib.sha256(cookie.encode()).hexdigest()[:24]
 
 
 def with_voter_cookie(response: Response, fresh: str | None) -> Response:

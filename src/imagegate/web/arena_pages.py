@@ -98,6 +98,8 @@ async def vote_page(request: Request) -> Response:
     voter, fresh = voter_of(request)
     voted_id = q.get("voted")
     context: dict[str, Any] = {"task": task, "tasks": [(t, TASK_TITLES[t]) for t in TASKS], "error": None}
+    if request.method == "HEAD":  # a HEAD (link checker, crawler) never makes a battle
+        return with_voter_cookie(Response(status_code=200, media_type="text/html; charset=utf-8"), fresh)
     try:
         if voted_id:
             battle = await svc.get_battle(voted_id)
