@@ -54,6 +54,8 @@ def answer_body(
         "request_id": request.request_id,
         "attempts": [attempt_json(a) for a in attempts],
     }
+    if result.notes:
+        body["metadata"]["dropped_params"] = list(dict.fromkeys(result.notes))
     return body
 
 
@@ -77,9 +79,11 @@ def attempt_json(a: Attempt) -> dict[str, Any]:
 def merge_results(results: list[ImageResult]) -> ImageResult:
     usage = Usage()
     images: list[GeneratedImage] = []
+    notes: list[str] = []
     for r in results:
         usage.add(r.usage)
         images.extend(r.images)
+        notes.extend(n for n in r.notes if n not in notes)
     ttfbs = [r.ttfb_ms for r in results if r.ttfb_ms is not None]
     return ImageResult(
         images=images,
@@ -87,6 +91,7 @@ def merge_results(results: list[ImageResult]) -> ImageResult:
         text=next((r.text for r in results if r.text), None),
         provider_request_id=results[0].provider_request_id if results else None,
         ttfb_ms=max(ttfbs) if ttfbs else None,
+        notes=notes,
     )
 
 

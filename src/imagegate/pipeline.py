@@ -26,7 +26,9 @@ from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageRes
 from imagegate.media.convert import normalise
 from imagegate.media.sizes import SizeMap
 from imagegate.pricing import dry_run_body
+from imagegate.pricing.pricer import candidate_micros
 from imagegate.providers.base import Provider, ProviderCall
+from imagegate.providers.input_mapping import check_params
 from imagegate.router import AttemptContext, Candidate, Router
 from imagegate.store.blobs import BlobStore
 from imagegate.telemetry.metrics import Metrics
@@ -109,11 +111,12 @@ class Gateway:
         for offer in offers:
             try:
                 self._check_capabilities(request, offer)
+                check_params(request, offer)  # catalog mapping limits; strict_params (issue 16)
                 spec = self.map_size(request, offer.capabilities)
             except GatewayError as exc:
                 first_error = first_error or exc
                 continue
-            est = self.router.pricer.estimate_micros(request, offer, spec)
+            est = candidate_micros(self.router.pricer, request, offer, spec)
             planned.append(Planned(offer, spec, Candidate(offer=offer, estimated_cost_micros=est)))
         if not planned:
             assert first_error is not None

@@ -9,7 +9,30 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from imagegate.catalog.schema import ModelRecord
+from imagegate.catalog.schema import ModelRecord, Offer
+from imagegate.core.types import ImageRequest, RenderSpec
+from imagegate.pricing import estimate
+
+_ONE_1K = RenderSpec(aspect_ratio=None, resolution=None, width=1024, height=1024)
+
+
+def _offer_from(model: ModelRecord, offer: Offer) -> int | None:
+    """The cheapest published price of one 1K image from ``offer`` in micros (None: no published price)."""
+    if offer.price_unknown:
+        return None
+    return min(
+        estimate(ImageRequest(operation="generate", model=model.id, prompt="", quality=q), offer, _ONE_1K).total_micros
+        for q in (None, "low")
+    )
+
+
+def price_from(model: ModelRecord) -> dict[str, Any] | None:
+    """``{"usd", "micros", "provider", "per": "image"}`` of the cheapest offer, or None when none has a price."""
+    priced = [(m, o) for o in model.offers if (m := _offer_from(model, o)) is not None]
+    if not priced:
+        return None
+    micros, offer = min(priced, key=lambda p: p[0])
+    return {"usd": micros / 1_000_000, "micros": micros, "provider": offer.provider, "per": "image (1K)"}
 
 
 def model_object(model: ModelRecord) -> dict[str, Any]:
@@ -23,6 +46,8 @@ def model_object(model: ModelRecord) -> dict[str, Any]:
         "aliases": list(model.aliases),
         "status": model.status,
         "providers": [o.provider for o in model.offers],
+        "tasks": list(model.tasks),
+        "price_from": price_from(model),
     }
 
 

@@ -24,7 +24,7 @@ from imagegate.catalog.schema import (
     PriceComponent,
     Pricing,
 )
-from imagegate.core.errors import ModelNotFound
+from imagegate.core.errors import InvalidRequest, ModelNotFound
 from imagegate.core.types import RESOLUTIONS
 
 PACKAGED_DIR = Path(__file__).parent / "data"
@@ -108,6 +108,15 @@ class Catalog:
                     )
                 owner[name] = pos
                 self._index[name] = model
+        self._shared: dict[str, list[ModelRecord]] = {}  # shared alias -> the models that claim it
+        for model in self._models:
+            for name in dict.fromkeys(n.lower() for n in model.shared_aliases):
+                if name in self._index:
+                    raise CatalogError(
+                        f"{where[self._models.index(model)]}: model '{model.id}': shared alias '{name}' is already "
+                        f"the id or alias of model '{self._index[name].id}'"
+                    )
+                self._shared.setdefault(name, []).append(model)
 
     def __len__(self) -> int:
         return len(self._models)
@@ -119,8 +128,18 @@ class Catalog:
         return list(self._models)
 
     def get(self, name: str) -> ModelRecord | None:
-        """The model with this id or alias (case-insensitive), or None."""
-        return self._index.get(name.lower())
+        """The model with this id or alias (case-insensitive), or a shared alias only one model claims; or None."""
+        key = name.lower()
+        model = self._index.get(key)
+        if model is None:
+            shared = self._shared.get(key)
+            if shared is not None and len(shared) == 1:
+                return shared[0]
+        return model
+
+    def candidates(self, name: str) -> list[ModelRecord]:
+        """The models that claim ``name`` as a shared alias (more than one: the name is ambiguous)."""
+        return list(self._shared.get(name.lower(), ()))
 
     def resolve(self, name: str) -> tuple[ModelRecord, str | None]:
         """Resolve a client's model name to ``(model, forced provider or None)``.
@@ -137,6 +156,14 @@ class Catalog:
             provider = prefix.lower()
             if model is not None and (provider == PLACEHOLDER or model.offer(provider) is not None):
                 return model, provider
+        shared = self.candidates(name)
+        if len(shared) > 1:
+            names = ", ".join(f"'{m.id}'" for m in shared)
+            raise InvalidRequest(
+                f"Model '{name}' is ambiguous: it can mean {names}. Send one of these ids.",
+                param="model",
+                code="AMBIGUOUS_MODEL",
+            )
         raise ModelNotFound(name)
 
     def placeholder_offer(self, model: ModelRecord) -> Offer:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Metric = Literal["token", "token_text", "token_image", "image"]
+Metric = Literal["token", "token_text", "token_image", "image", "megapixel"]
 
 
 class _Frozen(BaseModel):
@@ -40,7 +40,7 @@ class PriceComponent(_Frozen):
 
 class Pricing(_Frozen):
     currency: Literal["USD"] = "USD"
-    components: tuple[PriceComponent, ...]
+    components: tuple[PriceComponent, ...]  # may be empty only when the offer is ``price_unknown``
     notes: tuple[str, ...] = ()
     source: str = "official"
     source_url: str
@@ -76,6 +76,54 @@ class ExpectedPerformance(_Frozen):
     source: str  # where the figures come from
 
 
+# --------------------------------------------------------------------------- request mapping (issue 16)
+
+Scalar = str | int | float | bool
+
+
+class ParamMapping(_Frozen):
+    """How one caller parameter (``seed``, ``guidance_scale``, ...) reaches the upstream input."""
+
+    field: str  # upstream field name
+    type: Literal["int", "float", "str", "bool"] = "str"
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Scalar, ...] = ()  # allowed upstream values (after ``values``)
+    values: dict[str, Scalar] = {}  # caller value -> upstream value
+
+
+class InputMapping(_Frozen):
+    """An offer's upstream input, described as data and applied by the fal and Replicate adapters.
+
+    ``size`` says how the render spec is sent: ``aspect_ratio`` (``aspect_ratio_field`` with ``ratio_values``),
+    ``image_size`` (fal's enum from ``ratio_values``, else ``{width, height}`` when ``size_object``), ``none``.
+    Caller parameters: ``n`` goes to ``n_field``; ``seed``, ``output_format`` and every ``request.extra`` key listed
+    in ``params`` are mapped; any other caller parameter is dropped with a note, or refused with 400 under
+    ``strict_params: true``.
+    """
+
+    generate_path: str = ""  # fal: appended to provider_model_id for a generation ("/text-to-image")
+    edit_path: str = ""  # fal: appended for an edit ("/edit"); Replicate uses one endpoint for both
+    prompt_field: str = "prompt"
+    n_field: str | None = None  # None: one image per call (``capabilities.max_n`` says how many per call)
+    images_field: str | None = None  # where input images go
+    images_kind: Literal["list", "single"] = "list"
+    size: Literal["aspect_ratio", "image_size", "none"] = "aspect_ratio"
+    aspect_ratio_field: str = "aspect_ratio"
+    ratio_values: dict[str, str] = {}  # "16:9" -> upstream value; empty = the ratio itself
+    size_object: bool = False  # fal image_size: send {width, height} when the ratio has no enum value
+    edit_ratio: str | None = None  # value sent on edits when no ratio was asked ("match_input_image")
+    max_pixels: int | None = None  # largest width*height for {width, height}
+    resolution_field: str | None = None
+    resolution_values: dict[str, str] = {}  # tier -> upstream value
+    output_format_field: str | None = None
+    output_formats: dict[str, str] = {}  # png|jpeg|webp -> upstream value
+    default_output_format: str | None = None  # upstream value sent when the caller asks none
+    params: dict[str, ParamMapping] = {}  # caller parameter name -> mapping (seed included)
+    constants: dict[str, Scalar] = {}  # always sent (sync_mode: false, enable_safety_checker: true, ...)
+    output: Literal["images", "url", "urls"] = "images"  # fal result images[] / Replicate output kind
+
+
 class Offer(_Frozen):
     provider: str  # adapter name: gemini | vertex | replicate | fal | openai | placeholder
     provider_name: str  # display name, e.g. "Google Vertex AI"
@@ -88,6 +136,9 @@ class Offer(_Frozen):
     expected: ExpectedPerformance | None = None
     # Adapter-specific static options (e.g. fal's edit endpoint suffix)
     options: dict[str, str | int | float | bool] = {}
+    # --- request mapping and unknown prices (catalog breadth, issue 16) ---
+    mapping: InputMapping | None = None  # fal / Replicate input fields as data; None = the adapter's built-in
+    price_unknown: bool = False  # no published price found: routed as the most expensive, dry run says so
 
     @field_validator("config_key")
     @classmethod
@@ -95,6 +146,12 @@ class Offer(_Frozen):
         if "/" not in v:
             raise ValueError("config_key must look like 'provider/model'")
         return v
+
+    @model_validator(mode="after")
+    def _priced_or_unknown(self) -> Offer:
+        if not self.pricing.components and not self.price_unknown:
+            raise ValueError("pricing.components is empty: list the published prices or set price_unknown: true")
+        return self
 
 
 class Specifications(_Frozen):
@@ -114,6 +171,9 @@ class ModelRecord(_Frozen):
     status: Literal["active", "preview", "deprecated", "disabled"] = "active"
     released: dt.date | None = None
     aliases: tuple[str, ...] = ()
+    # names several models may share (``flux-kontext``); one that more than one model claims is refused (400)
+    # with the candidates named, one that a single model claims resolves to it
+    shared_aliases: tuple[str, ...] = ()
     alternative_names: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()

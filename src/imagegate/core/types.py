@@ -13,6 +13,11 @@ Operation = Literal["generate", "edit"]
 ResponseFormat = Literal["url", "b64_json"]
 OUTPUT_FORMATS = ("png", "jpeg", "webp", "gif", "avif")
 RESOLUTIONS = ("0.5K", "1K", "2K", "4K")
+MEGAPIXEL = 1024 * 1024  # fal's billing megapixel; an image is billed ceil(width * height / MEGAPIXEL)
+
+
+def billed_megapixels(width: int, height: int) -> int:
+    return max(1, -(-(width * height) // MEGAPIXEL)) if width and height else 1
 
 
 @dataclass(slots=True)
@@ -102,6 +107,7 @@ class Usage:
     input_images: int = 0
     output_images: int = 0
     reported: bool = False  # True when the provider reported token counts
+    output_megapixels: int = 0  # billed megapixels of the output images (each rounded up; see docs/pricing.md)
 
     @property
     def input_tokens(self) -> int:
@@ -114,7 +120,7 @@ class Usage:
     def add(self, other: Usage) -> None:
         for name in (
             "input_text_tokens", "input_image_tokens", "cached_input_tokens", "output_text_tokens",
-            "output_image_tokens", "thoughts_tokens", "input_images", "output_images",
+            "output_image_tokens", "thoughts_tokens", "input_images", "output_images", "output_megapixels",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reported = self.reported or other.reported
@@ -129,6 +135,7 @@ class ImageResult:
     text: str | None = None  # non-thought text, used as revised_prompt
     provider_request_id: str | None = None
     ttfb_ms: float | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. parameters the model does not take (dropped)
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from imagegate.catalog.schema import Offer
-from imagegate.core.types import Cost, ImageRequest, RenderSpec, Usage
+from imagegate.core.types import Cost, ImageRequest, RenderSpec, Usage, billed_megapixels
 from imagegate.pricing.hints import output_tokens_per_image
 from imagegate.pricing.plan import PricePlan
 from imagegate.pricing.select import effective_resolution
@@ -39,5 +39,6 @@ def estimate_usage(request: ImageRequest, offer: Offer, spec: RenderSpec, resolu
         output_image_tokens=count * per_image,
         input_images=len(request.images),
         output_images=count,
+        output_megapixels=count * billed_megapixels(spec.width, spec.height),
         reported=True,  # counts are final: no second fill from hints
     )

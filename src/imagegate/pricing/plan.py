@@ -73,6 +73,7 @@ class SideRoutes:
     token metric replaces the generic one for its part; cached tokens without a cached price go to the normal one."""
 
     per_image: Rate | None
+    per_megapixel: Rate | None
     text: Rate | None
     text_cached: Rate | None
     image: Rate | None
@@ -106,6 +107,7 @@ class PricePlan:
             text, image = token(side, "text", False), token(side, "image", False)
             return SideRoutes(
                 per_image=rate(Slot(side, "image", False)),
+                per_megapixel=rate(Slot(side, "megapixel", False)),
                 text=text,
                 text_cached=token(side, "text", True) or text,
                 image=image,
@@ -130,6 +132,8 @@ class PricePlan:
         cached = min(max(usage.cached_input_tokens, 0), text + image)
         _side(quantities, self.input, text, image, usage.input_images, cached)
         _side(quantities, self.output, usage.output_text_tokens, usage.output_image_tokens, usage.output_images, 0)
+        if self.output.per_megapixel is not None:
+            _add(quantities, self.output.per_megapixel, usage.output_megapixels or usage.output_images)
         lines = [r.line(q) for r, q in quantities.items()]
         return Cost(
             total_micros=sum(line.total_cost_micros for line in lines),
@@ -153,8 +157,9 @@ class PricePlan:
 def _side(quantities: dict[Rate, int], r: SideRoutes, text: int, image: int, units: int, cached: int) -> None:
     """Add one side's billed quantities, in the order of docs/pricing.md (per image, text, image tokens); a rate
     reached twice (the generic ``token`` for text and image) sums, zero quantities bill nothing."""
-    if r.per_image is not None:
-        _add(quantities, r.per_image, units)
+    if r.per_image is not None or r.per_megapixel is not None:
+        if r.per_image is not None:
+            _add(quantities, r.per_image, units)
         image = 0
     cached_text = min(cached, text)
     cached_image = min(cached - cached_text, image)

@@ -15,6 +15,16 @@ from imagegate.pricing.estimate import estimate_usage, prompt_tokens
 from imagegate.pricing.plan import PricePlan
 from imagegate.pricing.select import effective_resolution
 
+# What an offer without a published price counts as when candidates are ordered and filtered by price
+# (``Pipeline.plan``): more than any real offer, so it is tried last and never passes a ``max_price``.
+UNKNOWN_PRICE_MICROS = 10**12
+
+
+def candidate_micros(pricer: Pricer, request: ImageRequest, offer: Offer, spec: RenderSpec) -> int:
+    """The price a candidate is ordered by: its estimate, or ``UNKNOWN_PRICE_MICROS`` for a ``price_unknown`` one."""
+    return UNKNOWN_PRICE_MICROS if offer.price_unknown else pricer.estimate_micros(request, offer, spec)
+
+
 EstimateKey = tuple[int, str | None, int, int, str | None, int, int, int, bool]
 
 

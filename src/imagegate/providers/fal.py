@@ -36,9 +36,10 @@ from imagegate.core.errors import (
     Timeout,
     Unavailable,
 )
-from imagegate.core.types import GeneratedImage, ImageResult, Usage
+from imagegate.core.types import GeneratedImage, ImageResult, Usage, billed_megapixels
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
+from imagegate.providers.input_mapping import build_input, endpoint
 from imagegate.settings import ProviderSettings
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
@@ -90,7 +91,11 @@ class FalProvider:
         if not self._key:
             raise AuthFailed("fal: FAL_KEY is not set", provider=self.name)
         started = time.perf_counter()
-        url, body = self._submission(call)
+        notes: list[str] = []
+        if call.offer.mapping is not None:
+            url, body, notes = self._mapped_submission(call)
+        else:
+            url, body = self._submission(call)
         if call.remaining() <= 0:
             raise Timeout("fal: the deadline passed before the call started", provider=self.name)
         resp = await self._http.request("POST", url, headers=self._auth(), json=body, timeout=call.remaining())
@@ -110,7 +115,8 @@ class FalProvider:
         except asyncio.CancelledError:
             await self._cancel(urls["cancel_url"])
             raise
-        usage = Usage(output_images=len(images), input_images=len(call.request.images))
+        megapixels = sum(billed_megapixels(i.width or call.spec.width, i.height or call.spec.height) for i in images)
+        usage = Usage(output_images=len(images), input_images=len(call.request.images), output_megapixels=megapixels)
         text = result.get("description")
         return ImageResult(
             images=images,
@@ -118,7 +124,17 @@ class FalProvider:
             text=text if isinstance(text, str) and text.strip() else None,
             provider_request_id=request_id,
             ttfb_ms=ttfb_at,
+            notes=notes,
         )
+
+    def _mapped_submission(self, call: ProviderCall) -> tuple[str, dict[str, Any], list[str]]:
+        """The submission of an offer whose input is described by its catalog ``mapping``."""
+        req, offer = call.request, call.offer
+        if req.operation == "edit" and not req.images:
+            raise ProviderInvalidRequest("fal: an edit needs at least one input image", provider=self.name)
+        refs = [_data_uri(img.data, img.mime_type) for img in req.images]
+        body, notes = build_input(req, offer, call.spec, call.n, refs)
+        return f"{self.base_url}/{endpoint(offer, req.operation)}", body, notes
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Key {self._key}"}

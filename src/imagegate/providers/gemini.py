@@ -17,6 +17,7 @@ from imagegate.core.errors import Timeout
 from imagegate.core.types import ImageResult
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.google_common import build_body, result_of
+from imagegate.providers.google_predict import predict_body, predict_result, uses_predict
 from imagegate.providers.http import HttpTimeouts, UpstreamClient
 from imagegate.settings import ProviderSettings
 
@@ -35,19 +36,19 @@ class GeminiProvider:
             HttpTimeouts(settings.connect_timeout_s, settings.read_timeout_s, settings.total_timeout_s),
         )
 
-    def url(self, model: str) -> str:
-        return f"{self._base}/{API_VERSION}/models/{quote(model, safe='-._~')}:generateContent"
+    def url(self, model: str, method: str = "generateContent") -> str:
+        return f"{self._base}/{API_VERSION}/models/{quote(model, safe='-._~')}:{method}"
 
     async def generate(self, call: ProviderCall) -> ImageResult:
         remaining = call.remaining()
         if remaining <= 0:
             raise Timeout("gemini: deadline reached before the call", provider=self.name)
-        body = build_body(call, vertex=False)
+        predict = uses_predict(call)  # Imagen
+        body = predict_body(call, vertex=False) if predict else build_body(call, vertex=False)
         headers = {"x-goog-api-key": self._key}
-        resp = await self._http.request(
-            "POST", self.url(call.offer.provider_model_id), headers=headers, json=body, timeout=remaining
-        )
-        return result_of(resp, call, self.name)
+        url = self.url(call.offer.provider_model_id, "predict" if predict else "generateContent")
+        resp = await self._http.request("POST", url, headers=headers, json=body, timeout=remaining)
+        return predict_result(resp, call, self.name) if predict else result_of(resp, call, self.name)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -46,9 +46,10 @@ from imagegate.core.errors import (
     Timeout,
     Unavailable,
 )
-from imagegate.core.types import GeneratedImage, ImageResult, InputImage, Usage
+from imagegate.core.types import GeneratedImage, ImageResult, InputImage, Usage, billed_megapixels
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
+from imagegate.providers.input_mapping import build_input as mapped_input
 from imagegate.settings import ProviderSettings
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
@@ -114,7 +115,12 @@ class ReplicateProvider:
         started = time.perf_counter()
         request = call.request
         refs = await self._image_refs(request.images, call)
-        body = {"input": build_input(call, refs)}
+        notes: list[str] = []
+        if call.offer.mapping is not None:
+            inp, notes = mapped_input(request, call.offer, call.spec, call.n, refs)
+            body = {"input": inp}
+        else:
+            body = {"input": build_input(call, refs)}
         remaining = call.remaining()
         if remaining < 1.0:
             raise Timeout("replicate: no time left to start a prediction", provider=self.name)
@@ -133,12 +139,18 @@ class ReplicateProvider:
             await self._cancel_quietly(pred)
             raise
         output = self._output_of(final)
-        image, ttfb_ms = await self._download(output, call, started)
+        urls = [output]
+        if call.offer.mapping is not None and call.offer.mapping.output == "urls":
+            urls = [u for u in final.get("output") or [] if isinstance(u, str) and u] or urls
+        downloads = await asyncio.gather(*(self._download(u, call, started) for u in urls))
+        images = [d[0] for d in downloads]
+        megapixels = sum(billed_megapixels(i.width or call.spec.width, i.height or call.spec.height) for i in images)
         return ImageResult(
-            images=[image],
-            usage=Usage(input_images=len(request.images), output_images=1),
+            images=images,
+            usage=Usage(input_images=len(request.images), output_images=len(images), output_megapixels=megapixels),
             provider_request_id=pred.get("id"),
-            ttfb_ms=ttfb_ms,
+            ttfb_ms=max(d[1] for d in downloads),
+            notes=notes,
         )
 
     async def _until_done(self, pred: dict[str, Any], call: ProviderCall) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from imagegate.core.errors import AuthFailed, Timeout, Unavailable
 from imagegate.core.types import ImageResult
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.google_common import build_body, result_of
+from imagegate.providers.google_predict import predict_body, predict_result, uses_predict
 from imagegate.providers.http import HttpTimeouts, UpstreamClient
 from imagegate.settings import ProviderSettings
 
@@ -166,7 +167,7 @@ class VertexProvider:
             HttpTimeouts(settings.connect_timeout_s, settings.read_timeout_s, settings.total_timeout_s),
         )
 
-    async def url(self, model: str) -> str:
+    async def url(self, model: str, method: str = "generateContent") -> str:
         project = self._project
         if not project:
             await self.tokens.load()
@@ -176,20 +177,21 @@ class VertexProvider:
                                  provider=self.name)
         return (
             f"{self._base}/{API_VERSION}/projects/{quote(project, safe='')}/locations/{quote(self._location, safe='')}"
-            f"/publishers/google/models/{quote(model, safe='-._~')}:generateContent"
+            f"/publishers/google/models/{quote(model, safe='-._~')}:{method}"
         )
 
     async def generate(self, call: ProviderCall) -> ImageResult:
         if call.remaining() <= 0:
             raise Timeout("vertex: deadline reached before the call", provider=self.name)
-        url = await self.url(call.offer.provider_model_id)
-        body = build_body(call, vertex=True)
+        predict = uses_predict(call)  # Imagen
+        url = await self.url(call.offer.provider_model_id, "predict" if predict else "generateContent")
+        body = predict_body(call, vertex=True) if predict else build_body(call, vertex=True)
         token = await self.tokens.token()
         resp = await self._post(url, body, token, call)
         if resp.status == 401:  # expired or revoked early: one fresh token, one retry
             token = await self.tokens.token(stale=token)
             resp = await self._post(url, body, token, call)
-        return result_of(resp, call, self.name)
+        return predict_result(resp, call, self.name) if predict else result_of(resp, call, self.name)
 
     async def _post(self, url: str, body: dict[str, Any], token: str, call: ProviderCall) -> Any:
         remaining = call.remaining()

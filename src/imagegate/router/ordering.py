@@ -112,6 +112,12 @@ def filter_candidates(
         within = [c for c in out if c.estimated_cost_micros <= limit]
         if not within:
             cheapest = min(out, key=lambda c: c.estimated_cost_micros)
+            if cheapest.offer.price_unknown:  # every candidate lacks a published price (docs/pricing.md)
+                raise InvalidRequest(
+                    f"No provider can serve this request within max_price ${prefs.max_price:g}: no offer of this "
+                    "model has a published price.",
+                    param="provider.max_price",
+                )
             raise InvalidRequest(
                 f"No provider can serve this request within max_price ${prefs.max_price:g}: the cheapest estimate "
                 f"is ${cheapest.estimated_cost_micros / 1_000_000:.6g} ({cheapest.provider}).",

@@ -1,4 +1,6 @@
-"""A protocol-faithful fake of fal.ai's queue API, serving ``fal-ai/gemini-3-pro-image-preview`` (and ``/edit``).
+"""A protocol-faithful fake of fal.ai's queue API, serving ``fal-ai/gemini-3-pro-image-preview`` (and ``/edit``)
+and every catalog endpoint in ``imagegate/testing/schemas/fal.json`` (inputs validated against its published schema;
+``image_size`` enum or ``{width, height}``, else ``aspect_ratio``, gives the output size).
 
 Speaks what fal-client and our adapter rely on:
 
@@ -42,6 +44,7 @@ from PIL import Image
 from imagegate.media.sizes import pixel_size
 from imagegate.testing.fakes.common import FakeState, abort_connection, make_image, mime_for, profile_from_cli
 from imagegate.testing.faults import Decision, FaultInjector
+from imagegate.testing.schemas import schemas, validation_errors
 
 MODEL = "fal-ai/gemini-3-pro-image-preview"
 RATIOS = ("21:9", "16:9", "3:2", "4:3", "5:4", "1:1", "4:5", "3:4", "2:3", "9:16")
@@ -70,6 +73,7 @@ class _Job:
     edit: bool
     body: dict[str, Any]
     base: str
+    endpoint: str | None = None  # a catalog endpoint validated against its published schema; None = MODEL
     polls: int = 0
     answers: list[str] = field(default_factory=list)  # the status answered at each poll
     phase: str = "IN_QUEUE"
@@ -93,6 +97,7 @@ class FalFakeState(FakeState):
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)  # job errors to apply to the next submissions, in order
     polled: asyncio.Event = field(default_factory=asyncio.Event)  # set at every status poll
+    bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (endpoint, input) of valid submissions
     _images: dict[tuple[int, int, str, str], bytes] = field(default_factory=dict)
 
     def fail_next(self, *error_types: str) -> None:
@@ -229,10 +234,27 @@ def _output_size(body: dict[str, Any], first_size: tuple[int, int] | None) -> tu
     return pixel_size(ratio, body.get("resolution", "1K"))
 
 
+ENUM_SIZES = {"square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
+              "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576)}
+
+
+def _catalog_size(body: dict[str, Any], first_size: tuple[int, int] | None) -> tuple[int, int]:
+    """Output pixels of a catalog endpoint: ``image_size`` (enum or object), else ``aspect_ratio`` at 1K."""
+    size = body.get("image_size")
+    if isinstance(size, dict):
+        return int(size["width"]), int(size["height"])
+    if isinstance(size, str) and size in ENUM_SIZES:
+        return ENUM_SIZES[size]
+    ratio = body.get("aspect_ratio")
+    if isinstance(ratio, str) and ":" in ratio:
+        return pixel_size(ratio, "1K")
+    return first_size or (1024, 1024)
+
+
 def _render_result(state: FalFakeState, job: _Job, first_size: tuple[int, int] | None) -> dict[str, Any]:
     body = job.body
     fmt = body.get("output_format", "png")
-    width, height = _output_size(body, first_size)
+    width, height = _catalog_size(body, first_size) if job.endpoint else _output_size(body, first_size)
     images = []
     for i in range(body.get("num_images", 1)):
         data = state.image(width, height, fmt, f"{body['prompt']}#{i}")
@@ -317,42 +339,62 @@ async def _draw(request: web.Request, state: FalFakeState) -> tuple[Decision, we
     return decision, None
 
 
-async def _parse(request: web.Request, edit: bool) -> tuple[dict[str, Any] | None, web.Response | None,
-                                                            tuple[int, int] | None]:
+def validate_catalog(endpoint: str, body: Any) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+    """Errors of ``body`` against ``endpoint``'s published schema (pydantic-style), and the first input's size."""
+    found = validation_errors(schemas("fal")[endpoint], body)
+    errors = [_detail(["body", *path], msg, kind) for path, msg, kind in found]
+    first = None
+    if not errors and isinstance(body, dict):
+        refs = body.get("image_urls") or ([body["image_url"]] if "image_url" in body else [])
+        for i, url in enumerate(refs):
+            err, size = _check_image_url(i, url)
+            if err is not None:
+                errors.append(err)
+            first = first or size
+    return errors, first
+
+
+async def _parse(request: web.Request, edit: bool, endpoint: str | None = None) -> tuple[
+        dict[str, Any] | None, web.Response | None, tuple[int, int] | None]:
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         return None, _unprocessable([_detail(["body"], "JSON decode error", "json_invalid")]), None
-    errors, first = validate(body, edit)
+    errors, first = validate_catalog(endpoint, body) if endpoint else validate(body, edit)
     if errors:
         return None, _unprocessable(errors), None
     return body, None, first
 
 
-def _route(request: web.Request) -> tuple[str, bool] | web.Response:
+def _route(request: web.Request) -> tuple[str, bool, str | None] | web.Response:
     app = f"{request.match_info['owner']}/{request.match_info['app']}"
     path = request.match_info.get("path", "")
+    endpoint = f"{app}/{path}" if path else app
+    if endpoint in schemas("fal"):
+        required = schemas("fal")[endpoint].get("required", [])
+        return app, "image_url" in required or "image_urls" in required, endpoint
     if app != MODEL or path not in ("", "edit"):
-        return _json({"detail": f"Application '{app}{'/' + path if path else ''}' not found"}, 404)
-    return app, path == "edit"
+        return _json({"detail": f"Application '{endpoint}' not found"}, 404)
+    return app, path == "edit", None
 
 
 async def _accept(
     request: web.Request, state: FalFakeState
-) -> tuple[str, bool, dict[str, Any], tuple[int, int] | None, Decision] | web.StreamResponse:
+) -> tuple[str, bool, dict[str, Any], tuple[int, int] | None, Decision, str | None] | web.StreamResponse:
     """What queue submit and the sync run share: the app's route, input validation, the fault draw."""
     routed = _route(request)
     if isinstance(routed, web.Response):
         return routed
-    app, edit = routed
-    body, invalid, first = await _parse(request, edit)
+    app, edit, endpoint = routed
+    body, invalid, first = await _parse(request, edit, endpoint)
     if invalid is not None:
         return invalid
     assert body is not None
+    state.bodies.append((endpoint or f"{app}{'/edit' if edit else ''}", body))
     decision, answered = await _draw(request, state)
     if answered is not None:
         return answered
-    return app, edit, body, first, decision
+    return app, edit, body, first, decision, endpoint
 
 
 async def submit(request: web.Request) -> web.StreamResponse:
@@ -360,13 +402,13 @@ async def submit(request: web.Request) -> web.StreamResponse:
     accepted = await _accept(request, state)
     if isinstance(accepted, web.StreamResponse):
         return accepted
-    app, edit, body, first, decision = accepted
+    app, edit, body, first, decision, endpoint = accepted
     failure = state.failures.pop(0) if state.failures else None
     if decision.fault == "content_policy":
         failure = "content_policy"
     rid = str(uuid.uuid4())
     base = _base(request)
-    job = _Job(id=rid, app=app, edit=edit, body=body, base=base)
+    job = _Job(id=rid, app=app, edit=edit, body=body, base=base, endpoint=endpoint)
     state.jobs[rid] = job
     job.task = asyncio.get_running_loop().create_task(_run(state, job, decision.latency_s, failure, first))
     urls = _urls(job)
@@ -451,8 +493,8 @@ async def run_sync(request: web.Request) -> web.StreamResponse:
     accepted = await _accept(request, state)
     if isinstance(accepted, web.StreamResponse):
         return accepted
-    app, edit, body, first, decision = accepted
-    job = _Job(id=str(uuid.uuid4()), app=app, edit=edit, body=body, base=_base(request))
+    app, edit, body, first, decision, endpoint = accepted
+    job = _Job(id=str(uuid.uuid4()), app=app, edit=edit, body=body, base=_base(request), endpoint=endpoint)
     await _run(state, job, decision.latency_s, "content_policy" if decision.fault else None, first)
     if job.error is not None:
         return _json(job.error[1], job.error[0], job.error[2])
@@ -501,9 +543,9 @@ def create_app(state: FalFakeState | None = None) -> web.Application:
     app.router.add_get("/{owner}/{app}/requests/{id}", result)
     app.router.add_put("/{owner}/{app}/requests/{id}/cancel", cancel)
     app.router.add_post("/run/{owner}/{app}", run_sync)
-    app.router.add_post("/run/{owner}/{app}/{path}", run_sync)
+    app.router.add_post("/run/{owner}/{app}/{path:.+}", run_sync)
     app.router.add_post("/{owner}/{app}", submit)
-    app.router.add_post("/{owner}/{app}/{path}", submit)
+    app.router.add_post("/{owner}/{app}/{path:.+}", submit)
     app.on_cleanup.append(_cleanup)
     return app
 

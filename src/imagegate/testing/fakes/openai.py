@@ -44,6 +44,7 @@ SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
 MODELS: dict[str, dict[str, tuple[str, ...]]] = {
     "gpt-image-1": {"size": SIZES},
     "gpt-image-1-mini": {"size": SIZES},
+    "gpt-image-1.5": {"size": SIZES},
 }
 ENUMS: dict[str, tuple[str, ...]] = {
     "quality": ("low", "medium", "high", "auto"),

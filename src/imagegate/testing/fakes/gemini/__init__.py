@@ -26,6 +26,7 @@ import orjson
 from aiohttp import web
 
 from imagegate.testing.fakes.common import send_body, with_faults
+from imagegate.testing.fakes.gemini import imagen
 from imagegate.testing.fakes.gemini.oauth import new_service_account, public_key_pem, token_endpoint, verify_assertion
 from imagegate.testing.fakes.gemini.responses import (
     Ask,
@@ -75,6 +76,8 @@ async def gemini_generate(request: web.Request) -> web.StreamResponse:
     if key != state.api_key:
         return api_key_invalid()
     model, method = _split_target(request)
+    if method == "predict" and model in imagen.IMAGEN:
+        return await imagen.predict(request, state, model, vertex=False)
     if method not in METHODS or model not in MODELS:
         version = request.match_info["version"]
         return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version {version}, or is not "
@@ -97,6 +100,8 @@ async def vertex_generate(request: web.Request) -> web.StreamResponse:
                             f"'//aiplatform.googleapis.com/projects/{project}/locations/{location}/publishers/google/"
                             f"models/{_split_target(request)[0]}' (or it may not exist).")
     model, method = _split_target(request)
+    if method == "predict" and model in imagen.IMAGEN and request.match_info["publisher"] == "google":
+        return await imagen.predict(request, state, model, vertex=True)
     if method not in METHODS or model not in MODELS or request.match_info["publisher"] != "google":
         return google_error(404, "NOT_FOUND", f"Publisher Model `projects/{project}/locations/{location}/publishers/"
                             f"{request.match_info['publisher']}/models/{model}` was not found or your project does "

@@ -187,6 +187,10 @@ async def _validated_create(request: web.Request, need_version: bool) -> web.Str
 
 async def create_model_prediction(request: web.Request) -> web.StreamResponse:
     model = f"{request.match_info['owner']}/{request.match_info['name']}"
+    from imagegate.testing.fakes.replicate import catalog_models
+
+    if model != MODEL and catalog_models.known(model):
+        return await catalog_models.create(request, model)
     if model != MODEL:
         return problem(404, "Not found", f"The requested model {model} was not found")
     return await _validated_create(request, need_version=False)

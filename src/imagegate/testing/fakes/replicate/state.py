@@ -39,6 +39,7 @@ class ReplicateFakeState(FakeState):
     files: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)  # id -> (bytes, File object)
     outputs: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # file name -> (bytes, mime)
     canceled: list[str] = field(default_factory=list)  # ids that received POST .../cancel
+    bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (model, input) of valid catalog-model runs
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def requests(self, method: str, prefix: str = "") -> list[dict]:
