@@ -186,6 +186,10 @@ def test_malformed_import_names_the_line_and_imports_nothing(admin: httpx.Client
     assert "line 3" in err["message"] and "winner" in err["message"]
     broken = "[\n" + good + ',\n{"model_a": \n]'
     assert "line 3" in _error(admin.post("/v1/arena/battles:import", content=broken.encode()), 400)["message"]
+    nan = good[:-1] + ', "tstamp": NaN}'
+    assert (
+        "line 2" in _error(admin.post("/v1/arena/battles:import", content=(good + "\n" + nan).encode()), 400)["message"]
+    )
     assert len(admin.get("/v1/arena/battles:export").json()) == before
     ok = admin.post("/v1/arena/battles:import", content=(good + "\n" + good + "\n").encode())  # JSON lines
     assert ok.status_code == 200 and ok.json()["imported"] == 2

@@ -8,10 +8,15 @@ anonymous battles count (the others are kept, uncounted, so an export gives them
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from imagegate.arena.store import WINNERS
+from imagegate.arena.store import WINNERS, new_battle_id
+from imagegate.store.db import utcnow
+
+MAX_TSTAMP = 32503680000.0  # year 3000; also refuses NaN and infinities
 
 
 class BattleFileError(ValueError):
@@ -94,8 +99,10 @@ def _record(line: int, item: Any) -> Record:
     if not isinstance(anony, bool):
         raise BattleFileError(f"line {line}: 'anony' must be true or false")
     tstamp = item.get("tstamp")
-    if tstamp is not None and (isinstance(tstamp, bool) or not isinstance(tstamp, int | float)):
-        raise BattleFileError(f"line {line}: 'tstamp' must be a number (unix seconds)")
+    if tstamp is not None and (
+        isinstance(tstamp, bool) or not isinstance(tstamp, int | float) or not 0 <= tstamp < MAX_TSTAMP
+    ):
+        raise BattleFileError(f"line {line}: 'tstamp' must be a number of unix seconds (0 to {MAX_TSTAMP:.0f})")
     return Record(
         model_a, model_b, winner, anony, None if tstamp is None else float(tstamp),
         text_field("judge", False), text_field("question_id", False),
@@ -110,6 +117,24 @@ def parse(data: bytes) -> list[Record]:
             f"line {_line(data[: exc.start].decode('utf-8', 'replace'), exc.start)}: not UTF-8"
         ) from None
     return [_record(line, item) for line, item in _items(text)]
+
+
+def import_rows(
+    records: list[Record], task: str, competition: str | None, name_of: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """Battle rows for the table, voted at their ``tstamp``; counted when anonymous."""
+    now = utcnow()
+    rows = []
+    for r in records:
+        rows.append(
+            {"public_id": new_battle_id(), "source": "import", "task": task, "competition": competition,
+             "prompt": None, "model_a": name_of(r.model_a), "model_b": name_of(r.model_b), "image_a": None,
+             "image_b": None, "cost_micros": 0, "status": "voted", "created_at": now, "served_at": None,
+             "revealed_at": None, "voted_at": now if r.tstamp is None else datetime.fromtimestamp(r.tstamp, UTC),
+             "voter": r.judge, "winner": r.winner, "anony": r.anony, "counted": r.anony, "judge": r.judge,
+             "question_id": r.question_id, "tstamp": r.tstamp}
+        )  # fmt: skip
+    return rows
 
 
 def export_record(row: Any) -> dict[str, Any]:

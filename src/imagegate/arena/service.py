@@ -18,9 +18,10 @@ import orjson
 
 from imagegate.arena.battles import ArenaSpendCapReached, BattleMaker, load_input
 from imagegate.arena.boards import BoardKey, BoardResult, Boards, FitOptions, compute
-from imagegate.arena.fastchat import export_record, parse
+from imagegate.arena.fastchat import export_record, import_rows, parse
 from imagegate.arena.schema import TASK_TITLES, TASKS, Category, Competition, load_packaged
 from imagegate.arena.store import ArenaStore, VoteConflict
+from imagegate.arena.summary import model_summary
 from imagegate.catalog.loader import Catalog
 from imagegate.core.errors import GatewayError, InvalidRequest, RateLimitedError
 from imagegate.pipeline import Gateway
@@ -395,38 +396,7 @@ class ArenaService:
     def model_summary(self, model_id: str) -> dict[str, list[dict[str, Any]]]:
         """The model page's "Arena Benchmarks" (per competition) and "Use Cases & Category Performance"."""
         record = self.catalog.get(model_id)
-        name = record.id if record else model_id
-
-        def find(key: BoardKey) -> tuple[dict[str, Any], int] | None:
-            result = self.boards.get(key)
-            if result is None:
-                return None
-            ranked = sum(1 for r in result.rows if r["rank"] is not None)
-            row = next((r for r in result.rows if r["model"] == name), None)
-            return (row, ranked) if row else None
-
-        competitions, categories = [], []
-        for comp in self.competitions.values():
-            found = find(("competition", comp.slug))
-            if found:
-                row, of = found
-                competitions.append(
-                    {"slug": comp.slug, "title": comp.title, "rating": row["rating"], "wins": row["wins"],
-                     "losses": row["losses"], "ties": row["ties"], "battles": row["battles"], "rank": row["rank"],
-                     "of": of}
-                )  # fmt: skip
-        for cat in self.categories.values():
-            found = find(("category", cat.slug))
-            if found:
-                row, of = found
-                categories.append(
-                    {"slug": cat.slug, "title": cat.title, "task": cat.task, "rank": row["rank"], "of": of,
-                     "rating": row["rating"], "wins": row["wins"], "losses": row["losses"], "ties": row["ties"],
-                     "battles": row["battles"], "win_rate": row["win_rate"]}
-                )  # fmt: skip
-        competitions.sort(key=lambda c: -c["rating"])
-        categories.sort(key=lambda c: (c["rank"] is None, c["rank"] or 0, -c["rating"]))
-        return {"competitions": competitions, "categories": categories}
+        return model_summary(self.boards, self.competitions, self.categories, record.id if record else model_id)
 
     async def recent(self, competition: str | None, limit: int = 20) -> list[dict[str, Any]]:
         rows = await asyncio.to_thread(self.store.recent, competition, limit)
@@ -442,18 +412,7 @@ class ArenaService:
             records = await asyncio.to_thread(parse, data)
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="file") from None
-        now = utcnow()
-        rows = []
-        for r in records:
-            when = datetime.fromtimestamp(r.tstamp, UTC) if r.tstamp is not None else now
-            rows.append(
-                {"public_id": _import_id(), "source": "import", "task": task, "competition": competition,
-                 "prompt": None, "model_a": self._name(r.model_a), "model_b": self._name(r.model_b),
-                 "image_a": None, "image_b": None, "cost_micros": 0, "status": "voted", "created_at": now,
-                 "served_at": None, "revealed_at": None, "voted_at": when, "voter": r.judge, "winner": r.winner,
-                 "anony": r.anony, "counted": r.anony, "judge": r.judge, "question_id": r.question_id,
-                 "tstamp": r.tstamp}
-            )  # fmt: skip
+        rows = import_rows(records, task, competition, self._name)
         await asyncio.to_thread(self.store.insert_imported, rows)
         await self.refresh()
         counted = sum(1 for r in records if r.anony)
@@ -467,9 +426,3 @@ class ArenaService:
     def export_battles(self) -> Iterator[dict[str, Any]]:
         for row in self.store.voted():
             yield export_record(row)
-
-
-def _import_id() -> str:
-    from imagegate.arena.store import new_battle_id
-
-    return new_battle_id()
