@@ -172,3 +172,17 @@ async def test_background_top_up_keeps_each_task_pool_full(services: Services) -
     await arena.battle("image-editing")
     assert await arena.top_up() == 1
     assert arena.store.pool_size("image-editing") == 2
+
+
+@pytest.mark.parametrize("services", [{"arena_sampling": "uniform"}], indirect=True)
+async def test_uniform_sampling_still_makes_valid_battles(services: Services) -> None:
+    arena = services.arena
+    servable = set(arena.maker.servable(arena.competition("modern-clean-menu")))
+    for _ in range(3):
+        shown = await arena.reveal((await arena.battle("text-to-image", "modern-clean-menu"))["id"])
+        assert shown["a"]["model"] != shown["b"]["model"] and {shown["a"]["model"], shown["b"]["model"]} <= servable
+
+
+async def test_an_unknown_sampling_setting_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="arena_sampling"):
+        await build_services(Settings(data_dir=tmp_path / "data", arena_sampling="best"))

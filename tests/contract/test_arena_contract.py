@@ -81,7 +81,7 @@ def test_fresh_install_has_the_seed_competitions_and_categories(user: httpx.Clie
 
 
 def test_battle_hides_the_names_and_a_vote_reveals_them(user: httpx.Client) -> None:
-    r = user.post("/v1/arena/battles", json={"task": "text-to-image"})
+    r = user.post("/v1/arena/battles", json={"task": "text-to-image", "competition": "candid-street-photography"})
     assert r.status_code == 200, r.text
     battle = r.json()
     assert battle["id"].startswith("battle_") and battle["prompt"] and battle["competition"]
@@ -118,7 +118,8 @@ def test_bad_battle_and_vote_requests_are_clear_4xx(user: httpx.Client) -> None:
     assert _error(user.post("/v1/arena/battles", json={"task": "text-to-image", "competition": "nope"}), 404)
     wrong_task = user.post("/v1/arena/battles", json={"task": "text-to-image", "competition": "bald-man-challenge"})
     assert _error(wrong_task, 400)["param"] == "competition"
-    battle = user.post("/v1/arena/battles", json={"task": "text-to-image"}).json()
+    battle = user.post("/v1/arena/battles", json={"task": "text-to-image"}).json()  # the gateway picks the competition
+    assert battle["competition"] in {c["slug"] for c in user.get("/v1/arena/competitions").json()["data"]}
     assert (
         _error(user.post(f"/v1/arena/battles/{battle['id']}/vote", json={"winner": "left"}), 400)["param"] == "winner"
     )

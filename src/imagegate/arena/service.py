@@ -60,6 +60,8 @@ class ArenaService:
     def __init__(
         self, settings: Settings, db: Database, catalog: Catalog, gateway: Gateway, blobs: BlobStore, base_url: str
     ) -> None:
+        if settings.arena_sampling not in ("uncertain", "uniform"):
+            raise ValueError(f"arena_sampling must be 'uncertain' or 'uniform', not {settings.arena_sampling!r}")
         self.settings = settings
         self.store = ArenaStore(db)
         self.catalog = catalog
