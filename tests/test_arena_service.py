@@ -186,3 +186,27 @@ async def test_uniform_sampling_still_makes_valid_battles(services: Services) ->
 async def test_an_unknown_sampling_setting_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="arena_sampling"):
         await build_services(Settings(data_dir=tmp_path / "data", arena_sampling="best"))
+
+
+async def test_votes_in_any_order_and_from_another_worker_reach_the_boards(services: Services) -> None:
+    arena = services.arena
+    assert await arena.prefill(2, task="text-to-image") == 2
+    older = await arena.battle("text-to-image")
+    newer = await arena.battle("text-to-image")
+    await arena.vote(newer["id"], "a", "key:x")  # the later battle is voted first
+    await arena.vote(older["id"], "b", "key:x")
+    assert arena.leaderboard("text-to-image")["battles"] == 2
+    # a second worker on the same database: its vote reaches this worker's boards at the next refresh
+    other = await build_services(services.settings)
+    await other.start()
+    try:
+        third = await other.arena.battle("text-to-image")
+        await other.arena.vote(third["id"], "tie", "key:y")
+        assert other.arena.leaderboard("text-to-image")["battles"] == 3
+        assert arena.leaderboard("text-to-image")["battles"] == 2  # boards are not recomputed on read
+        await arena.refresh()
+        assert arena.leaderboard("text-to-image")["battles"] == 3
+        await arena.refresh()  # the re-read window brings nothing twice
+        assert arena.leaderboard("text-to-image")["battles"] == 3
+    finally:
+        await other.aclose()

@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from imagegate.arena import ratings
 from imagegate.arena.store import SCORE, Counted
 
 BoardKey = tuple[str, str]
+LAG = timedelta(minutes=5)  # how far back each refresh re-reads (clock skew between workers, slow commits)
 
 
 @dataclass
@@ -88,14 +90,31 @@ class Boards:
         self.keys_for = keys_for
         self.opts = opts
         self.states: dict[BoardKey, BoardState] = {}
-        self.last_id = 0
+        self.watermark: datetime | None = None  # the latest counted_at taken in
+        self._seen: dict[int, datetime] = {}  # ids taken in within LAG of the watermark
 
-    def add(self, battles: Iterable[Counted]) -> None:
+    def since(self) -> datetime | None:
+        """Where the next refresh reads from: a window back from the watermark, because votes committed by other
+        workers (or a little late) can carry a slightly earlier time than ones already read."""
+        return None if self.watermark is None else self.watermark - LAG
+
+    def add(self, battles: Iterable[Counted]) -> int:
+        """Take in counted battles not seen yet; returns how many were new."""
+        new = 0
         for b in battles:
+            if b.id in self._seen:
+                continue
+            when = b.counted_at or datetime.now(UTC)
+            self._seen[b.id] = when
             y = SCORE[b.winner]
             for key in self.keys_for(b.task, b.competition):
                 self.states.setdefault(key, BoardState()).add(b.model_a, b.model_b, y)
-            self.last_id = max(self.last_id, b.id)
+            self.watermark = when if self.watermark is None else max(self.watermark, when)
+            new += 1
+        if self.watermark is not None and len(self._seen) > 1000:
+            horizon = self.watermark - LAG
+            self._seen = {i: t for i, t in self._seen.items() if t >= horizon}
+        return new
 
     def dirty(self) -> list[tuple[BoardKey, tuple]]:
         """Snapshots of the boards that changed since their last fit (taken on the loop, fitted in a thread)."""

@@ -131,8 +131,9 @@ def import_rows(
              "prompt": None, "model_a": name_of(r.model_a), "model_b": name_of(r.model_b), "image_a": None,
              "image_b": None, "cost_micros": 0, "status": "voted", "created_at": now, "served_at": None,
              "revealed_at": None, "voted_at": now if r.tstamp is None else datetime.fromtimestamp(r.tstamp, UTC),
-             "voter": r.judge, "winner": r.winner, "anony": r.anony, "counted": r.anony, "judge": r.judge,
-             "question_id": r.question_id, "tstamp": r.tstamp}
+             "voter": r.judge, "winner": r.winner, "anony": r.anony, "counted": r.anony,
+             "counted_at": now if r.anony else None, "judge": r.judge, "question_id": r.question_id,
+             "tstamp": r.tstamp}
         )  # fmt: skip
     return rows
 

@@ -136,11 +136,7 @@ class ArenaService:
     async def refresh(self) -> None:
         """Take counted votes recorded since the last refresh (any worker) and refit the boards they changed."""
         async with self._lock:
-            while True:
-                new = await asyncio.to_thread(self.store.counted_after, self.boards.last_id)
-                if not new:
-                    break
-                self.boards.add(new)
+            self.boards.add(await asyncio.to_thread(self.store.counted_since, self.boards.since()))
             for key, snapshot in self.boards.dirty():
                 result = await asyncio.to_thread(compute, snapshot, self.opts)
                 self.boards.states[key].result = result

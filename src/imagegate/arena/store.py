@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 
 from imagegate.store.arena_tables import ArenaBattleRow, ArenaDefinitionRow
 from imagegate.store.db import Database, utcnow
@@ -31,6 +31,7 @@ class Counted:
     model_a: str
     model_b: str
     winner: str
+    counted_at: datetime | None = None
 
 
 class VoteConflict(Exception):
@@ -89,6 +90,7 @@ class ArenaStore:
     def vote(self, public_id: str, winner: str, voter: str) -> ArenaBattleRow:
         """Record the vote once (a second raises ``VoteConflict``); it counts unless the names were revealed."""
         now = utcnow()
+        counts = and_(ArenaBattleRow.revealed_at.is_(None), ArenaBattleRow.anony.is_(True))
         with self.db.session.begin() as s:
             done = s.execute(
                 update(ArenaBattleRow)
@@ -99,7 +101,8 @@ class ArenaStore:
                     voter=voter,
                     voted_at=now,
                     tstamp=now.timestamp(),
-                    counted=and_(ArenaBattleRow.revealed_at.is_(None), ArenaBattleRow.anony.is_(True)),
+                    counted=counts,
+                    counted_at=case((counts, now), else_=None),
                 )
             ).rowcount  # type: ignore[attr-defined]
             if not done:
@@ -139,22 +142,22 @@ class ArenaStore:
                 out[(comp, lo, hi)] = out.get((comp, lo, hi), 0) + int(n)
         return out
 
-    def counted_after(self, last_id: int, limit: int = 50_000) -> list[Counted]:
-        stmt = (
-            select(
-                ArenaBattleRow.id,
-                ArenaBattleRow.task,
-                ArenaBattleRow.competition,
-                ArenaBattleRow.model_a,
-                ArenaBattleRow.model_b,
-                ArenaBattleRow.winner,
-            )
-            .where(ArenaBattleRow.counted.is_(True), ArenaBattleRow.id > last_id)
-            .order_by(ArenaBattleRow.id)
-            .limit(limit)
-        )
-        with self.db.engine.connect() as conn:
-            return [Counted(r[0], r[1], r[2], r[3], r[4], r[5] or "tie") for r in conn.execute(stmt)]
+    def counted_since(self, since: datetime | None) -> list[Counted]:
+        """Counted battles that entered the boards at or after ``since`` (all when None), in that order."""
+        stmt = select(
+            ArenaBattleRow.id,
+            ArenaBattleRow.task,
+            ArenaBattleRow.competition,
+            ArenaBattleRow.model_a,
+            ArenaBattleRow.model_b,
+            ArenaBattleRow.winner,
+            ArenaBattleRow.counted_at,
+        ).where(ArenaBattleRow.counted.is_(True))
+        if since is not None:
+            stmt = stmt.where(ArenaBattleRow.counted_at >= since)
+        stmt = stmt.order_by(ArenaBattleRow.counted_at, ArenaBattleRow.id).execution_options(yield_per=10_000)
+        with self.db.session() as s:
+            return [Counted(r[0], r[1], r[2], r[3], r[4], r[5] or "tie", r[6]) for r in s.execute(stmt)]
 
     def recent(self, competition: str | None, limit: int = 20) -> list[ArenaBattleRow]:
         stmt = select(ArenaBattleRow).where(ArenaBattleRow.status == "voted")

@@ -15,7 +15,8 @@ class ArenaBattleRow(Base):
     """One battle: generated here (``source='arena'``: pooled, served, then voted) or imported (FastChat format).
 
     ``model_a`` is the left-hand image. ``counted`` is set when a vote is recorded on an anonymous battle whose
-    names were not revealed first; only counted battles enter the boards.
+    names were not revealed first; only counted battles enter the boards, in ``counted_at`` order (the server's
+    clock at the vote or import: battles are voted in any order, so ids are no watermark).
     """
 
     __tablename__ = "arena_battles"
@@ -46,6 +47,7 @@ class ArenaBattleRow(Base):
     winner: Mapped[str | None] = mapped_column(String(16))  # model_a | model_b | tie | tie (bothbad)
     anony: Mapped[bool] = mapped_column(Boolean, default=True)
     counted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)  # when it entered the boards
     judge: Mapped[str | None] = mapped_column(String(200))
     question_id: Mapped[str | None] = mapped_column(String(200))
     tstamp: Mapped[float | None] = mapped_column(Float)

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("winner", sa.String(16), nullable=True),
         sa.Column("anony", sa.Boolean(), nullable=False),
         sa.Column("counted", sa.Boolean(), nullable=False),
+        sa.Column("counted_at", UTC_TS, nullable=True),
         sa.Column("judge", sa.String(200), nullable=True),
         sa.Column("question_id", sa.String(200), nullable=True),
         sa.Column("tstamp", sa.Float(), nullable=True),
@@ -51,6 +52,7 @@ def upgrade() -> None:
     op.create_index("ix_arena_battles_competition", "arena_battles", ["competition"])
     op.create_index("ix_arena_battles_created_at", "arena_battles", ["created_at"])
     op.create_index("ix_arena_battles_counted", "arena_battles", ["counted"])
+    op.create_index("ix_arena_battles_counted_at", "arena_battles", ["counted_at"])
     op.create_index("ix_arena_battles_pool", "arena_battles", ["status", "task"])
     op.create_index("ix_arena_battles_voter_voted", "arena_battles", ["voter", "voted_at"])
 
