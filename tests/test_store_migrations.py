@@ -19,7 +19,7 @@ from imagegate.store.models import AttemptRow, Base, RequestRow
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder, provider_stats
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-TABLES = {"requests", "attempts", "api_keys", "blobs", "alembic_version"}
+TABLES = {"requests", "attempts", "api_keys", "blobs", "alembic_version", "arena_battles", "arena_definitions"}
 
 
 def _pg_answers() -> str | None:

@@ -223,6 +223,11 @@ def list_models(config: ConfigOpt = None) -> None:
     typer.echo("(* = credentials configured)", err=True)
 
 
+from imagegate.arena.cli import arena_app  # noqa: E402
+
+app.add_typer(arena_app, name="arena")
+
+
 def _open_db(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     from imagegate.store.db import Database, run_migrations
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from imagegate.api.auth import Authenticator
 from imagegate.api.files import extension
 from imagegate.api.parsing import Limits
+from imagegate.arena.service import ArenaService
 from imagegate.catalog.loader import Catalog, load_catalog
 from imagegate.core.redaction import register_secrets
 from imagegate.jobs.batches.service import BatchConfig
@@ -50,6 +51,7 @@ class Services:
     metrics: Metrics
     tenancy: Tenancy
     pages: PageRenderer
+    arena: ArenaService | None = None
     banner: list[str] = field(default_factory=list)
     perf: PagePerformance | None = None  # the web pages' performance rollup (issue 10)
     work: AsyncWork | None = None  # record / replay / mock and jobs (imagegate/jobs)
@@ -57,6 +59,8 @@ class Services:
 
     async def start(self) -> None:
         await self.recorder.start()
+        if self.arena is not None:
+            await self.arena.start()
         self._tasks.append(asyncio.create_task(self._sweep_blobs(), name="imagegate-blob-sweeper"))
         if self.perf is not None:
             self._tasks.append(asyncio.create_task(self.perf.run(), name="imagegate-perf-rollup"))
@@ -78,6 +82,8 @@ class Services:
                 await task
         if self.work is not None:
             await self.work.aclose()
+        if self.arena is not None:
+            await self.arena.aclose()
         await self.recorder.aclose()
         for provider in self.providers.values():
             with contextlib.suppress(Exception):
@@ -180,6 +186,7 @@ async def build_services(settings: Settings) -> Services:
         metrics=metrics,
         tenancy=tenancy,
         pages=PageRenderer(base),
+        arena=ArenaService(settings, db, catalog, gateway, blobs, base),
         banner=banner,
         perf=PagePerformance(db, settings.stats_window_days, settings.perf_refresh_s),
         work=AsyncWork(

@@ -84,6 +84,19 @@ class Settings:
     perf_refresh_s: float = 30.0  # how often the pages' performance rollup folds in new attempts (issue 10)
     stream_keepalive_s: float = 15.0  # SSE keep-alive comment interval; also how long a stream waits to start
     allow_private_image_urls: bool = False  # chat image_url fetches may reach private/loopback addresses
+    # arena (imagegate/arena): battles, votes, ratings
+    arena_dirs: list[Path] = field(default_factory=list)  # extra competition/category data files or dirs
+    arena_sampling: str = "uncertain"  # uncertain (the least settled pair) | uniform
+    arena_daily_spend_usd: float | None = 5.0  # generation for battles stops for the UTC day at this spend
+    arena_votes_per_day: int = 500  # per voter (API key or browser id)
+    arena_pool_size: int = 0  # battles kept ready per task by a background task (0: off; see `arena prefill`)
+    arena_min_battles: int = 4  # battles before a model is ranked on a board
+    arena_bootstrap_rounds: int = 100
+    arena_seed: int = 42
+    arena_anchor: str | None = None  # "model=rating" pins one model's rating (else the mean is 1000)
+    arena_refresh_s: float = 10.0  # how often a worker picks up votes recorded by other workers
+    arena_size: str = "1024x1024"
+    arena_image_ttl_s: int = 90 * 86400  # how long battle images are kept
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     local: dict[str, Any] = field(default_factory=dict)  # local diffusers pipelines (providers/local/config.py)
     # blob store: the data directory by default; s3://bucket/prefix for S3-compatible storage (the s3 extra)
@@ -150,6 +163,7 @@ class Settings:
         s = cls(**{k: v for k, v in data.items()})
         s.data_dir = Path(s.data_dir)
         s.catalog_dirs = [Path(p) for p in s.catalog_dirs]
+        s.arena_dirs = [Path(p) for p in s.arena_dirs]
         for name, pdata in provider_data.items():
             s.providers[name] = ProviderSettings(name=name, **(pdata or {}))
         s._apply_env(env)
@@ -199,6 +213,17 @@ class Settings:
             "IMAGEGATE_BATCH_MAX_FILE_BYTES": ("batch_max_file_bytes", int),
             "IMAGEGATE_BATCH_PROVIDER_MODE": ("batch_provider_mode", _flag),
             "IMAGEGATE_BATCH_POLL": ("batch_poll_s", float),
+            "IMAGEGATE_ARENA_SAMPLING": ("arena_sampling", str),
+            "IMAGEGATE_ARENA_DAILY_SPEND_USD": ("arena_daily_spend_usd", float),
+            "IMAGEGATE_ARENA_VOTES_PER_DAY": ("arena_votes_per_day", int),
+            "IMAGEGATE_ARENA_POOL_SIZE": ("arena_pool_size", int),
+            "IMAGEGATE_ARENA_MIN_BATTLES": ("arena_min_battles", int),
+            "IMAGEGATE_ARENA_BOOTSTRAP_ROUNDS": ("arena_bootstrap_rounds", int),
+            "IMAGEGATE_ARENA_SEED": ("arena_seed", int),
+            "IMAGEGATE_ARENA_ANCHOR": ("arena_anchor", str),
+            "IMAGEGATE_ARENA_REFRESH": ("arena_refresh_s", float),
+            "IMAGEGATE_ARENA_SIZE": ("arena_size", str),
+            "IMAGEGATE_ARENA_IMAGE_TTL": ("arena_image_ttl_s", int),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.api import batches, chat, files, images, jobs, models, recordings, uploads
+from imagegate.api.arena import arena_routes
 from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
@@ -92,6 +93,7 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/batches", api_endpoint(batches.list_batches), methods=["GET"]),
         Route(f"{prefix}/batches/{{batch_id}}", api_endpoint(batches.retrieve_batch), methods=["GET"]),
         Route(f"{prefix}/batches/{{batch_id}}/cancel", api_endpoint(batches.cancel_batch), methods=["POST"]),
+        *arena_routes(prefix, api_endpoint),
     ]
 
 

@@ -140,5 +140,6 @@ class BlobRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+from imagegate.store import arena_tables  # noqa: E402,F401  (the arena's tables, on the same Base)
 from imagegate.store import job_models as _job_models  # noqa: E402,F401 - register the jobs tables on Base
 from imagegate.store import tenancy_rows as _tenancy_rows  # noqa: E402,F401  (registers the tenancy tables)

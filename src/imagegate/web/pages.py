@@ -180,11 +180,12 @@ async def site_index(request: Request) -> Response:
 
 def routes() -> list[Route]:
     model = "/models/{creator}/{model}"
-    from imagegate.web import usage
+    from imagegate.web import arena_pages, usage
 
     return [
         *page("/", home),
         *usage.routes(),
+        *arena_pages.routes(),
         *page("/models", models_list),
         *page(f"{model}/providers", providers_page),
         *page(f"{model}/api", api_page),
