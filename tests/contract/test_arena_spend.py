@@ -17,7 +17,7 @@ from tests.helpers_server import ServerProcess
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     fleet = ThreadedFleet(Fleet(workdir=tmp_path_factory.mktemp("fleet"), providers=("gemini", "openai")))
     fleet.start()
-    env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_ARENA_DAILY_SPEND_USD": "0.05",
+    env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_ARENA_DAILY_SPEND_USD": "0.001",
            "IMAGEGATE_ARENA_SIZE": "1024x1024"}  # fmt: skip
     proc = ServerProcess(tmp_path_factory.mktemp("arena-spend") / "data", env=env)
     try:
@@ -39,7 +39,7 @@ def test_battle_costs_are_arena_spend_and_the_cap_stops_generation(gateway: Serv
             ((cost, source),) = db.execute("SELECT cost_micros, source FROM arena_battles").fetchall()
         finally:
             db.close()
-        assert source == "arena" and cost > 50_000  # two paid images: more than the $0.05 cap
+        assert source == "arena" and cost > 1_000  # paid images (the cheapest is $0.003): more than the $0.001 cap
         second = c.post("/v1/arena/battles", json={"task": "text-to-image"})
         assert second.status_code == 429, second.text
         assert second.json()["error"]["code"] == "ARENA_SPEND_CAP"
