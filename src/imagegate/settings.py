@@ -81,6 +81,7 @@ class Settings:
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
+    session_secret: str | None = None  # signs the web session cookie; default: generated once into data_dir
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -153,6 +154,7 @@ class Settings:
             "IMAGEGATE_WORKERS": ("workers", int),
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
             "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
+            "IMAGEGATE_SESSION_SECRET": ("session_secret", str),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api import files, images, models
+from imagegate.api import files, gallery, images, models
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
 from imagegate.settings import Settings
@@ -60,6 +60,9 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/models", api_endpoint(models.list_models), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}/providers", api_endpoint(models.model_providers), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}", api_endpoint(models.retrieve_model), methods=["GET"]),
+        Route(f"{prefix}/gallery", api_endpoint(gallery.list_gallery), methods=["GET"]),
+        Route(f"{prefix}/gallery", api_endpoint(gallery.create_entry), methods=["POST"]),
+        Route(f"{prefix}/gallery/{{entry_id}}", api_endpoint(gallery.delete_entry), methods=["DELETE"]),
     ]
 
 

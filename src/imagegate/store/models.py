@@ -123,3 +123,5 @@ class BlobRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+from imagegate.store import gallery_models as _gallery_models  # noqa: E402,F401  (registers its tables on Base)

@@ -24,4 +24,6 @@ async def home(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [*page("/", home)]
+    from imagegate.web import gallery_pages, playground
+
+    return [*page("/", home), *playground.routes(), *gallery_pages.routes()]

@@ -1,0 +1,154 @@
+"""The web session: a signed, HttpOnly, SameSite=Lax cookie (Starlette's ``SessionMiddleware``, itsdangerous).
+
+It holds a random session id (the owner of anonymous playground history), the CSRF token every state-changing form
+and fetch must send back, and, when the gateway has keys, the API key the visitor typed once: the cookie is the only
+place it lives, never a page, a URL or a log. Only the playground's and the gallery's routes are wrapped
+(``sessioned``), so the API's hot path never parses a cookie.
+
+The signing secret is the ``session_secret`` setting (``IMAGEGATE_SESSION_SECRET``), else a random one generated once
+into ``data_dir/session_secret`` (created exclusively, so several workers on one data dir agree on it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.routing import Route, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from imagegate.core.errors import AuthenticationFailed, GatewayError
+
+COOKIE = "imagegate_session"
+MAX_AGE_S = 14 * 24 * 3600
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+def session_secret(settings: Any) -> str:
+    """The configured secret, or the one kept in the data dir (made on first use, readable only by us)."""
+    if settings.session_secret:
+        return str(settings.session_secret)
+    path = Path(settings.data_dir) / "session_secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race: use its secret
+        return _wait_for(path)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _wait_for(path: Path) -> str:
+    for _ in range(1000):  # the winner writes 64 bytes right after creating the file
+        text = path.read_text().strip()
+        if text:
+            return text
+        os.sched_yield()
+    raise RuntimeError(f"{path} stays empty")
+
+
+class _Sessioned:
+    """An ASGI app that runs ``app`` inside a ``SessionMiddleware`` built on first use (the secret needs settings)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._wrapped: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._wrapped is None:
+            services = scope["app"].state.services
+            self._wrapped = SessionMiddleware(
+                self.app,
+                secret_key=session_secret(services.settings),
+                session_cookie=COOKIE,
+                max_age=MAX_AGE_S,
+                same_site="lax",
+                https_only=services.pages.base_url.startswith("https://"),
+            )
+        await self._wrapped(scope, receive, send)
+
+
+def sessioned(routes: list[Route]) -> list[Route]:
+    """The same routes, each endpoint running with ``request.session``."""
+    return [
+        Route(r.path, _Sessioned(request_response(r.endpoint)), methods=sorted(r.methods or ()), name=r.name)
+        for r in routes
+    ]
+
+
+def session_id(request: Request) -> str:
+    sid = request.session.get("sid")
+    if not sid:
+        sid = request.session["sid"] = secrets.token_urlsafe(18)
+    return str(sid)
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        session_id(request)
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return str(token)
+
+
+def check_csrf(request: Request, sent: str | None) -> None:
+    """Refuse a state-changing request whose token is not this session's (or that comes from another origin)."""
+    expected = request.session.get("csrf")
+    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+        raise GatewayError(
+            "The form expired or came from another site: reload the page and try again.",
+            status=403,
+            code="CSRF_FAILED",
+            param=CSRF_FIELD,
+        )
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin.rstrip("/") != f"{request.url.scheme}://{request.url.netloc}":
+        raise GatewayError("Cross-origin request refused.", status=403, code="CSRF_FAILED")
+
+
+def stored_key(request: Request) -> str | None:
+    key = request.session.get("api_key")
+    return str(key) if key else None
+
+
+async def sign_in(request: Request, key: str) -> str:
+    """Check ``key`` against the gateway's keys and keep it in the session; returns its key id."""
+    services = request.app.state.services
+    key_id = await services.auth.authenticate(f"Bearer {key}")
+    request.session["api_key"] = key
+    request.session["csrf"] = secrets.token_urlsafe(24)  # a new token for the signed-in session
+    return str(key_id)
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+async def web_identity(request: Request) -> tuple[str | None, str | None]:
+    """``(api key, owner)`` of this browser. With keys configured and none signed in: ``(None, None)``. The owner
+    is "key:<key id>" (the same owner the API uses) or "anon:<digest of the session id>" on a gateway without keys."""
+    services = request.app.state.services
+    if not services.auth.enabled:
+        digest = hashlib.sha256(session_id(request).encode()).hexdigest()[:32]
+        return None, f"anon:{digest}"
+    key = stored_key(request)
+    if key is None:
+        return None, None
+    try:
+        key_id = await services.auth.authenticate(f"Bearer {key}")
+    except AuthenticationFailed:  # revoked since: ask again
+        request.session.pop("api_key", None)
+        return None, None
+    return key, f"key:{key_id}"
