@@ -102,14 +102,15 @@ async def publish_from_generation(services: Any, generation_id: str, owner: str,
     data, mime = await read_blob(services.blobs, token_from_url(images[index]["url"]))
     meta = result.get("metadata") or {}
     attempts = [a for a in meta.get("attempts", []) if a.get("outcome") == "success"]
-    request_fields = json.loads(row.request_json)
+    request_fields = json.loads(row.request_json).get("fields", {})
+    shape = " ".join(str(request_fields[k]) for k in ("aspect_ratio", "resolution") if request_fields.get(k))
     published = Published(
         model=meta.get("model") or row.model,
         prompt=row.prompt,
         task="image-editing" if row.operation == "edit" else "text-to-image",
         provider=meta.get("provider"),
         executed_model=meta.get("executed_model"),
-        size=result.get("size") or request_fields.get("size") or request_fields.get("aspect_ratio"),
+        size=result.get("size") or request_fields.get("size") or shape or None,
         cost_micros=meta.get("cost_micros"),
         latency_ms=result.get("latency_ms") or (attempts[-1]["latency_ms"] if attempts else None),
         generation_id=row.id,

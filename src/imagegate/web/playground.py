@@ -254,10 +254,12 @@ async def run(request: Request) -> Response:
         result = generation_view(request, row, {})
     else:
         error = reply.error_message()
-    ctx = await context(request, inp, key=key, owner=owner, result=result, error=error, with_estimates=False)
+    ctx = await context(
+        request, inp, key=key, owner=owner, result=result, error=error, with_estimates=not wants_json(request)
+    )
     if wants_json(request):
         return _fragments(request, ctx, {"pg-result": "_pg_result", "pg-history": "_pg_history"})
-    return services.pages.render(request, "playground", ctx, status_code=200 if result else 400)
+    return services.pages.render(request, "playground", ctx)  # the result, or the API's message in place
 
 
 async def estimate(request: Request) -> Response:
@@ -329,7 +331,7 @@ async def enter_key(request: Request) -> Response:
     except AuthenticationFailed as exc:
         inp = PlaygroundInput(model=_model_or_default(services, model)[0].id)
         ctx = await context(request, inp, key=None, owner=None, key_error=str(exc))
-        return services.pages.render(request, "playground", ctx, status_code=401)
+        return services.pages.render(request, "playground", ctx)  # the form again, the message in place
     return RedirectResponse("/playground" + (f"?model={quote(model)}" if model else ""), status_code=303)
 
 

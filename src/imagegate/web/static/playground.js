@@ -110,6 +110,13 @@
     scheduleEstimate();
   }
 
+  function applySizeMode() {
+    const bySize = form.querySelector("input[name=size_mode]:checked").value === "size";
+    for (const el of form.querySelectorAll(".pg-by-size")) el.hidden = !bySize;
+    for (const el of form.querySelectorAll(".pg-by-aspect")) el.hidden = bySize;
+  }
+  for (const radio of form.querySelectorAll("input[name=size_mode]")) radio.addEventListener("change", applySizeMode);
+
   function scheduleEstimate() {
     clearTimeout(estimateTimer);
     estimateTimer = setTimeout(runEstimate, 300);
@@ -189,4 +196,5 @@
   });
 
   applyModel();
+  applySizeMode();
 })();
