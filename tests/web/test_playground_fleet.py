@@ -3,7 +3,10 @@ estimate, generate, publish, find it in the gallery; an edit with two images and
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,6 +91,8 @@ def test_generate_publish_and_find_in_gallery(browser, gateway: ServerProcess, w
     assert "/v1/images/generations" in curl and '"aspect_ratio": "16:9"' in curl
     assert "client.images.generate(" in page.text_content("#pg-code-python")
     assert "client.images.generate({" in page.text_content("#pg-code-javascript")
+    python_code = page.text_content("#pg-code-python")
+    curl_code = page.text_content("#pg-code-curl")
     page.locator("#pg-history .pg-hist-item").first.wait_for()
     screenshot(page, "playground-result", 1280)
     screenshot(page, "playground-result", 390)
@@ -116,6 +121,14 @@ def test_generate_publish_and_find_in_gallery(browser, gateway: ServerProcess, w
     md = httpx.get(f"{gateway.url}/gallery.md").text
     assert "## a red fox in fresh snow, golden hour" in md
     watch.assert_clean()
+
+    # The copied code is exactly this request: it runs as pasted and returns an image.
+    ran = subprocess.run([sys.executable, "-c", python_code], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().startswith(gateway.url + "/files/")
+    out = subprocess.run(["bash", "-c", curl_code + " -s"], capture_output=True, text=True, timeout=60)
+    answer = json.loads(out.stdout)
+    assert answer["data"][0]["url"] and answer["metadata"]["model"] == MODEL
 
 
 def test_edit_with_two_images_and_a_mask(

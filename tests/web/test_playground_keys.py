@@ -147,6 +147,12 @@ def test_gallery_api_publish_list_page_and_remove(gateway: ServerProcess) -> Non
         assert c.delete(f"/v1/gallery/{ids[1]}", headers=bearer(MASTER)).status_code == 404
         left = {i["id"] for i in c.get("/v1/gallery", headers=bearer(USER)).json()["data"]}
         assert ids[2] in left and ids[0] not in left and ids[1] not in left
+        hostile = "<img src=x onerror=alert(1)> **bold** [link](javascript:x)"
+        made = c.post("/v1/gallery", headers=bearer(USER), json={"image_url": url, "prompt": hostile, "model": MODEL})
+        assert made.status_code == 201
+        page = c.get("/gallery").text
+        assert "<img src=x onerror" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+        assert "\\<img" in c.get("/gallery.md").text and "[link](javascript" not in c.get("/gallery.md").text
         md = c.get(f"/models/google/{MODEL}/gallery.md")
         assert md.status_code == 200 and "a teal teapot 2" in md.text
         assert c.get("/models/openai/gemini-3-pro-image-preview/gallery").status_code == 404
