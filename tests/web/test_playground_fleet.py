@@ -79,6 +79,7 @@ def test_generate_publish_and_find_in_gallery(browser, gateway: ServerProcess, w
 
     page.click("#pg-run")
     page.locator(".pg-done").wait_for()
+    assert re.match(r"Done in \d+\.\d s", page.inner_text("#pg-status"))  # the elapsed time, ticking while it ran
     provider = page.inner_text(".pg-provider")
     assert provider in ("Gemini API", "Google Vertex AI", "Replicate", "fal.ai")
     assert page.inner_text(".pg-cost").startswith("$0.1")
@@ -200,4 +201,9 @@ def test_playground_without_javascript(browser, gateway: ServerProcess, watch: W
     page.click(".pg-images button:has-text('Publish to the gallery')")
     page.locator("#history").wait_for()
     page.locator("#pg-history .pg-badge:has-text('published')").wait_for()
+    page.goto(f"{gateway.url}/gallery")
+    item = page.locator(".gl-item", has_text="a lighthouse at night, no script")
+    item.locator("button:has-text('Unpublish')").click()
+    page.wait_for_url(f"{gateway.url}/gallery")
+    assert page.locator(".gl-item", has_text="a lighthouse at night, no script").count() == 0
     watch.assert_clean()

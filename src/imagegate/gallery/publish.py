@@ -59,11 +59,12 @@ async def read_blob(blobs, token: str) -> tuple[bytes, str]:  # type: ignore[no-
 
 def make_thumbnail(data: bytes) -> tuple[bytes, int, int]:
     """A WebP at most ``THUMB_PX`` on its long side, and the original's width and height."""
-    with Image.open(io.BytesIO(data)) as img:
-        width, height = img.size
-        img.thumbnail((THUMB_PX, THUMB_PX))
+    with Image.open(io.BytesIO(data)) as opened:
+        width, height = opened.size
+        img: Image.Image = opened
         if img.mode not in ("RGB", "RGBA"):
             img = img.convert("RGBA" if "transparency" in img.info or img.mode in ("LA", "PA") else "RGB")
+        img.thumbnail((THUMB_PX, THUMB_PX))
         out = io.BytesIO()
         img.save(out, format="WEBP", quality=THUMB_QUALITY, method=4)
     return out.getvalue(), width, height

@@ -13,7 +13,9 @@ from imagegate.store.models import BlobRow
 
 
 def add_generation(db: Database, row: WebGenerationRow) -> None:
+    """Store a run; runs whose images expired are deleted in the same transaction (their blobs are swept)."""
     with db.session.begin() as s:
+        s.execute(delete(WebGenerationRow).where(WebGenerationRow.expires_at <= row.created_at))
         s.add(row)
 
 
@@ -32,11 +34,6 @@ def generations_of(db: Database, owner: str, now: datetime, limit: int = 24) -> 
 def get_generation(db: Database, generation_id: str) -> WebGenerationRow | None:
     with db.session() as s:
         return s.get(WebGenerationRow, generation_id)
-
-
-def delete_expired_generations(db: Database, now: datetime) -> int:
-    with db.engine.begin() as conn:
-        return conn.execute(delete(WebGenerationRow).where(WebGenerationRow.expires_at <= now)).rowcount or 0
 
 
 def add_entry(db: Database, row: GalleryEntryRow) -> None:
