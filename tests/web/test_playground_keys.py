@@ -3,6 +3,7 @@ session cookie, never in a page; forms are CSRF-protected; the gallery API publi
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import httpx
@@ -71,6 +72,8 @@ def test_key_prompt_then_generate_without_the_key_in_any_page(browser, gateway: 
     session = next(c for c in cookies if c["name"] == "imagegate_session")
     assert session["httpOnly"] and session["sameSite"] == "Lax"
     assert page.evaluate("document.cookie") == ""  # not readable from scripts
+    payload = base64.b64decode(session["value"].split(".", 1)[0] + "==")  # signed, and the key inside is encrypted
+    assert USER.encode() not in payload and b"api_key" in payload
     # The key typed once is what the playground calls the API with: its entry belongs to that key.
     listed = httpx.get(f"{gateway.url}/v1/gallery", headers=bearer(OTHER)).json()["data"]
     assert any(i["prompt"] == "a paper boat on a puddle" for i in listed)

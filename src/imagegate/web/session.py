@@ -1,8 +1,9 @@
 """The web session: a signed, HttpOnly, SameSite=Lax cookie (Starlette's ``SessionMiddleware``, itsdangerous).
 
 It holds a random session id (the owner of anonymous playground history), the CSRF token every state-changing form
-and fetch must send back, and, when the gateway has keys, the API key the visitor typed once: the cookie is the only
-place it lives, never a page, a URL or a log. Only the playground's and the gallery's routes are wrapped
+and fetch must send back, and, when the gateway has keys, the API key the visitor typed once, encrypted (Fernet, with a
+key derived from the session secret): the cookie is the only place it lives, never a page, a URL or a log, and a
+leaked cookie does not reveal it. Only the playground's and the gallery's routes are wrapped
 (``sessioned``), so the API's hot path never parses a cookie.
 
 The signing secret is the ``session_secret`` setting (``IMAGEGATE_SESSION_SECRET``), else a random one generated once
@@ -11,6 +12,7 @@ into ``data_dir/session_secret`` (created exclusively, so several workers on one
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -18,6 +20,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.routing import Route, request_response
@@ -29,6 +32,7 @@ COOKIE = "imagegate_session"
 MAX_AGE_S = 14 * 24 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+SECRET_SCOPE_KEY = "imagegate.session_secret"
 
 
 def session_secret(settings: Any) -> str:
@@ -65,18 +69,21 @@ class _Sessioned:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._wrapped: ASGIApp | None = None
+        self._secret = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._wrapped is None:
             services = scope["app"].state.services
+            self._secret = session_secret(services.settings)
             self._wrapped = SessionMiddleware(
                 self.app,
-                secret_key=session_secret(services.settings),
+                secret_key=self._secret,
                 session_cookie=COOKIE,
                 max_age=MAX_AGE_S,
                 same_site="lax",
                 https_only=services.pages.base_url.startswith("https://"),
             )
+        scope[SECRET_SCOPE_KEY] = self._secret
         await self._wrapped(scope, receive, send)
 
 
@@ -118,16 +125,26 @@ def check_csrf(request: Request, sent: str | None) -> None:
         raise GatewayError("Cross-origin request refused.", status=403, code="CSRF_FAILED")
 
 
+def _fernet(request: Request) -> Fernet:
+    secret = str(request.scope[SECRET_SCOPE_KEY]).encode()
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"imagegate-session-api-key\0" + secret).digest()))
+
+
 def stored_key(request: Request) -> str | None:
-    key = request.session.get("api_key")
-    return str(key) if key else None
+    sealed = request.session.get("api_key")
+    if not sealed:
+        return None
+    try:
+        return _fernet(request).decrypt(str(sealed).encode()).decode()
+    except InvalidToken:  # the secret changed: ask for the key again
+        return None
 
 
 async def sign_in(request: Request, key: str) -> str:
     """Check ``key`` against the gateway's keys and keep it in the session; returns its key id."""
     services = request.app.state.services
     key_id = await services.auth.authenticate(f"Bearer {key}")
-    request.session["api_key"] = key
+    request.session["api_key"] = _fernet(request).encrypt(key.encode()).decode()
     request.session["csrf"] = secrets.token_urlsafe(24)  # a new token for the signed-in session
     return str(key_id)
 
