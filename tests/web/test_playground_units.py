@@ -79,3 +79,23 @@ def test_copied_code_is_valid_and_never_holds_a_key() -> None:
     assert "-F 'image[]=@a b.png'" in code["curl"] and "-F mask=@mask.png" in code["curl"]
     assert "$IMAGEGATE_API_KEY" in code["curl"] and "process.env.IMAGEGATE_API_KEY" in code["javascript"]
     assert "'prompt=it'\"'\"'s \"quoted\" $HOME `x`'" in code["curl"]  # single-quoted: nothing expands
+
+
+def test_curated_catalog_entries_and_the_arena_hook() -> None:
+    from types import SimpleNamespace
+
+    from imagegate.gallery.sources import arena_items, creator_slug, curated_items
+
+    entry = SimpleNamespace(prompt="a bookstore", image="gallery/m/one.webp", task="text-to-image", title=None)
+    model = SimpleNamespace(id="m", creator="Black Forest Labs", gallery=(entry,))
+    bare = SimpleNamespace(id="n", creator="Google")  # a catalog without gallery entries: none shown
+    items = curated_items(SimpleNamespace(models=lambda: [model, bare]))
+    assert [(i["source"], i["model"], i["prompt"], i["thumb_url"]) for i in items] == [
+        ("curated", "m", "a bookstore", "/static/gallery/m/one.webp")
+    ]
+    assert creator_slug(model) == "black-forest-labs" and creator_slug(bare) == "google"
+    assert creator_slug(SimpleNamespace(creator="X", creator_slug="x-ai")) == "x-ai"
+    assert arena_items(SimpleNamespace()) == []
+    battle = {"id": "b1", "source": "competition", "model": "m"}
+    arena = SimpleNamespace(gallery_items=lambda: [battle])
+    assert arena_items(SimpleNamespace(arena=arena)) == [battle]

@@ -167,7 +167,6 @@ async def context(
         "model": model,
         "model_url": model_path(model),
         "options": options,
-        "options_json": orjson.dumps(options).decode(),
         "current": current,
         "sorts": SORTS,
         "estimates": est,

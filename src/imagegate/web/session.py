@@ -13,12 +13,14 @@ into ``data_dir/session_secret`` (created exclusively, so several workers on one
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from starlette.middleware.sessions import SessionMiddleware
@@ -36,31 +38,26 @@ SECRET_SCOPE_KEY = "imagegate.session_secret"
 
 
 def session_secret(settings: Any) -> str:
-    """The configured secret, or the one kept in the data dir (made on first use, readable only by us)."""
+    """The configured secret, or the one kept in the data dir (made on first use, readable only by us). The file is
+    written under a temporary name and hard-linked into place, so it never exists half-written and the first worker
+    to link it wins; the others read the winner's."""
     if settings.session_secret:
         return str(settings.session_secret)
     path = Path(settings.data_dir) / "session_secret"
-    try:
+    with contextlib.suppress(FileNotFoundError):
         return path.read_text().strip()
-    except FileNotFoundError:
-        pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker won the race: use its secret
-        return _wait_for(path)
+    tmp = path.with_name(f".session_secret.{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_urlsafe(48))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another worker won the race: use its secret
+    finally:
+        tmp.unlink()
     return path.read_text().strip()
-
-
-def _wait_for(path: Path) -> str:
-    for _ in range(1000):  # the winner writes 64 bytes right after creating the file
-        text = path.read_text().strip()
-        if text:
-            return text
-        os.sched_yield()
-    raise RuntimeError(f"{path} stays empty")
 
 
 class _Sessioned:
@@ -121,8 +118,15 @@ def check_csrf(request: Request, sent: str | None) -> None:
             param=CSRF_FIELD,
         )
     origin = request.headers.get("origin")
-    if origin and origin != "null" and origin.rstrip("/") != f"{request.url.scheme}://{request.url.netloc}":
-        raise GatewayError("Cross-origin request refused.", status=403, code="CSRF_FAILED")
+    if origin and origin != "null":
+        own = {f"{request.url.scheme}://{request.url.netloc}", _origin(request.app.state.services.pages.base_url)}
+        if origin.rstrip("/") not in own:  # behind a proxy the public base URL is the page's origin
+            raise GatewayError("Cross-origin request refused.", status=403, code="CSRF_FAILED")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _fernet(request: Request) -> Fernet:
