@@ -29,13 +29,14 @@ def model_options(gateway: Any, model: Any, max_n: int) -> dict[str, Any]:
     """What the playground offers for ``model``: the union of its active offers' capabilities."""
     offers = gateway.offers_for(model)
     caps = [o.capabilities for o in offers]
+    known = [*model.offers, *offers]  # what the model takes is catalog data, whichever offers are active here
     qualities: list[str] = []
-    for o in offers:
+    for o in known:
         for hint in o.estimate.output_image_tokens:
             q = hint.split(":", 1)[0] if ":" in hint else None
             if q and q not in qualities:
                 qualities.append(q)
-    if not qualities and any(o.provider in QUALITY_PROVIDERS for o in offers):
+    if not qualities and any(o.provider in QUALITY_PROVIDERS for o in known):
         qualities = ["low", "medium", "high"]
     return {
         "id": model.id,
@@ -51,7 +52,7 @@ def model_options(gateway: Any, model: Any, max_n: int) -> dict[str, Any]:
         "resolutions": _ordered_union([c.resolutions for c in caps]),
         "output_formats": [f for f in FORMATS],
         "qualities": qualities,
-        "takes_seed": any(o.provider in SEED_PROVIDERS for o in offers),
+        "takes_seed": any(o.provider in SEED_PROVIDERS for o in known),
     }
 
 
