@@ -103,6 +103,13 @@ def test_generate_publish_and_find_in_gallery(browser, gateway: ServerProcess, w
     page.locator(".pg-images a:has-text('In the gallery')").wait_for()
     page.locator("#pg-history .pg-badge:has-text('published')").wait_for()
 
+    # A run from the history opens again, with its form filled in.
+    page.click("#pg-history .pg-hist-prompt a")
+    page.locator(".pg-done").wait_for()
+    assert page.input_value("#pg-prompt") == "a red fox in fresh snow, golden hour"
+    assert page.input_value("#pg-aspect") == "16:9" and page.input_value("#pg-resolution") == "2K"
+    assert page.inner_text(".pg-provider") == provider
+
     page.goto(f"{gateway.url}/gallery")
     item = page.locator(".gl-item", has_text="a red fox in fresh snow")
     item.wait_for()

@@ -195,8 +195,46 @@ async def playground_page(request: Request) -> Response:
     key, owner = await web_identity(request)
     model, error = _model_or_default(services, request.query_params.get("model"))
     inp = PlaygroundInput(model=model.id, prompt=request.query_params.get("prompt", ""))
-    ctx = await context(request, inp, key=key, owner=owner, error=error)
+    result = await _earlier_run(request, owner, request.query_params.get("generation"))
+    if result is not None:  # one of this browser's runs again, with its form filled in
+        sent = json.loads(result.pop("_request"))["fields"]
+        inp = _input_from_fields(services, sent, inp)
+    ctx = await context(request, inp, key=key, owner=owner, error=error, result=result)
     return services.pages.render(request, "playground", ctx, status_code=404 if error else 200)
+
+
+async def _earlier_run(request: Request, owner: str | None, generation_id: str | None) -> dict[str, Any] | None:
+    if not generation_id or owner is None:
+        return None
+    services = request.app.state.services
+    row = await asyncio.to_thread(store.get_generation, services.db, generation_id)
+    if row is None or row.owner != owner or row.expires_at <= utcnow():
+        return None
+    published = await asyncio.to_thread(store.published_from, services.db, [row.id])
+    return {**generation_view(request, row, published), "_request": row.request_json}
+
+
+def _input_from_fields(services: Any, sent: dict[str, Any], default: PlaygroundInput) -> PlaygroundInput:
+    model_name = str(sent.get("model", default.model))
+    try:
+        model, forced = services.catalog.resolve(model_name)
+    except GatewayError:
+        return default
+    prefs = sent.get("provider") or {}
+    inp = PlaygroundInput(
+        model=model.id,
+        prompt=str(sent.get("prompt", "")),
+        provider=forced or "",
+        order=",".join(prefs.get("order") or []),
+        sort=str(prefs.get("sort") or ""),
+        max_price=str(prefs.get("max_price") or ""),
+        size_mode="size" if sent.get("size") else "aspect",
+        n=str(sent.get("n") or "1"),
+    )
+    for name in ("size", "aspect_ratio", "resolution", "output_format", "output_compression", "quality", "seed"):
+        value = sent.get(name)
+        setattr(inp, name, "" if value is None else str(value))
+    return inp
 
 
 async def _form(request: Request) -> Any:
