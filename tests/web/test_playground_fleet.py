@@ -193,6 +193,13 @@ def test_content_policy_refusal_is_shown_in_place(
     page.fill("#pg-size", "huge")
     page.click("#pg-run")
     page.locator("#pg-result [role=alert]:has-text(\"Invalid value for 'size'\")").wait_for()
+    # A budget refusal: no offer is under the maximum price.
+    page.check("input[name=size_mode][value=aspect]")
+    page.select_option("#pg-provider", "")
+    page.fill("#pg-maxprice", "0.001")
+    page.click("#pg-run")
+    page.locator("#pg-result [role=alert]:has-text('price')").wait_for()
+    assert page.locator(".pg-done").count() == 0
     watch.assert_clean()
 
 
