@@ -10,17 +10,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from imagegate.core.types import Attempt
-from imagegate.store.db import Database, alembic_config, current_revision, run_migrations
+from imagegate.store.db import Database, current_revision, run_migrations
 from imagegate.store.models import AttemptRow, Base, RequestRow
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder, provider_stats
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TABLES = {"requests", "attempts", "api_keys", "blobs", "alembic_version", "web_generations", "gallery_entries"}
-HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _pg_answers() -> str | None:
@@ -51,6 +49,17 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
+def _head() -> str:
+    """The latest revision shipped (several helpers add migrations; the lead chains them)."""
+    from alembic.script import ScriptDirectory
+
+    from imagegate.store.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 def _assert_schema_matches_models(db: Database) -> None:
     with db.engine.connect() as conn:
         assert set(inspect(conn).get_table_names()) >= TABLES
@@ -62,7 +71,7 @@ def test_sqlite_fresh_migration_is_idempotent(tmp_path) -> None:
     assert (tmp_path / "nested").exists() is False
     run_migrations(url)
     run_migrations(url)  # a second start changes nothing
-    assert current_revision(url) == HEAD
+    assert current_revision(url) == _head()
     db = Database(url)
     try:
         _assert_schema_matches_models(db)
@@ -82,13 +91,13 @@ def test_concurrent_migrations_on_one_sqlite_file(tmp_path) -> None:
         await asyncio.gather(*(asyncio.to_thread(run_migrations, url) for _ in range(4)))
 
     asyncio.run(many())
-    assert current_revision(url) == HEAD
+    assert current_revision(url) == _head()
 
 
 def test_postgresql_migration_is_idempotent(pg_url: str) -> None:
     run_migrations(pg_url)
     run_migrations(pg_url)
-    assert current_revision(pg_url) == HEAD
+    assert current_revision(pg_url) == _head()
     db = Database(pg_url)
     try:
         _assert_schema_matches_models(db)

@@ -318,3 +318,8 @@ def main() -> None:  # pragma: no cover - console entry
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+from imagegate.cli_local import local_app  # noqa: E402  (a sub-command group of its own module)
+
+app.add_typer(local_app, name="local")

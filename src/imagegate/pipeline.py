@@ -117,11 +117,17 @@ class Gateway:
                 first_error = first_error or exc
                 continue
             est = candidate_micros(self.router.pricer, request, offer, spec)
-            planned.append(Planned(offer, spec, Candidate(offer=offer, estimated_cost_micros=est)))
+            wait = self._queue_wait(offer)
+            planned.append(Planned(offer, spec, Candidate(offer=offer, estimated_cost_micros=est, queue_wait_s=wait)))
         if not planned:
             assert first_error is not None
             raise first_error
         return model, forced, planned
+
+    def _queue_wait(self, offer: Offer) -> float:
+        """Seconds a request would queue at this offer's provider before it starts (local GPU queues)."""
+        expected = getattr(self.providers.get(offer.provider), "expected_wait_s", None)
+        return expected(offer.config_key) if expected is not None else 0.0
 
     @staticmethod
     def _check_capabilities(request: ImageRequest, offer: Offer) -> None:

@@ -23,6 +23,7 @@ from imagegate.store.blobs import LocalBlobStore
 from imagegate.store.db import Database, run_migrations
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
+from imagegate.web.perf import PagePerformance
 from imagegate.web.render import PageRenderer
 
 log = logging.getLogger("imagegate")
@@ -43,11 +44,14 @@ class Services:
     metrics: Metrics
     pages: PageRenderer
     banner: list[str] = field(default_factory=list)
+    perf: PagePerformance | None = None  # the web pages' performance rollup (issue 10)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.recorder.start()
         self._tasks.append(asyncio.create_task(self._sweep_blobs(), name="imagegate-blob-sweeper"))
+        if self.perf is not None:
+            self._tasks.append(asyncio.create_task(self.perf.run(), name="imagegate-perf-rollup"))
 
     async def _sweep_blobs(self) -> None:
         while True:
@@ -85,6 +89,11 @@ def _router_state(settings: Settings):  # type: ignore[no-untyped-def]
 async def build_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = load_catalog(settings.catalog_dirs)
+    if settings.local:
+        from imagegate.providers.local.catalog import price_local_offers
+        from imagegate.providers.local.config import parse_local_config
+
+        catalog = price_local_offers(catalog, parse_local_config(settings.local))
     await asyncio.to_thread(run_migrations, settings.db_url)
     db = Database(settings.db_url)
     blobs = LocalBlobStore(settings.blob_dir, db)
@@ -133,4 +142,5 @@ async def build_services(settings: Settings) -> Services:
         metrics=metrics,
         pages=PageRenderer(base),
         banner=banner,
+        perf=PagePerformance(db, settings.stats_window_days, settings.perf_refresh_s),
     )

@@ -82,7 +82,9 @@ class Settings:
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
     session_secret: str | None = None  # signs the web session cookie; default: generated once into data_dir
+    perf_refresh_s: float = 30.0  # how often the pages' performance rollup folds in new attempts (issue 10)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    local: dict[str, Any] = field(default_factory=dict)  # local diffusers pipelines (providers/local/config.py)
 
     def __post_init__(self) -> None:
         for name in PROVIDER_ENV:
@@ -155,6 +157,7 @@ class Settings:
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
             "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
             "IMAGEGATE_SESSION_SECRET": ("session_secret", str),
+            "IMAGEGATE_PERF_REFRESH_S": ("perf_refresh_s", float),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

@@ -27,8 +27,10 @@ def _offer_from(model: ModelRecord, offer: Offer) -> int | None:
 
 
 def price_from(model: ModelRecord) -> dict[str, Any] | None:
-    """``{"usd", "micros", "provider", "per": "image"}`` of the cheapest offer, or None when none has a price."""
-    priced = [(m, o) for o in model.offers if (m := _offer_from(model, o)) is not None]
+    """``{"usd", "micros", "provider", "per": "image"}`` of the cheapest offer with a published price (local offers,
+    priced by this gateway's config, are left out), or None when none has one."""
+    published = [o for o in model.offers if o.pricing.source != "config"]
+    priced = [(m, o) for o in published if (m := _offer_from(model, o)) is not None]
     if not priced:
         return None
     micros, offer = min(priced, key=lambda p: p[0])
@@ -60,7 +62,13 @@ async def list_models(request: Request) -> Response:
 async def retrieve_model(request: Request) -> Response:
     catalog = request.app.state.services.catalog
     model, _forced = catalog.resolve(request.path_params["model_id"])
-    return Response(orjson.dumps(model_object(model)), media_type="application/json")
+    body = model_object(model)
+    if request.query_params.get("schema", "").lower() in ("true", "1"):  # the request schema per mode (issue 10)
+        from imagegate.web.params import json_schema
+
+        limits = request.app.state.services.limits
+        body["schema"] = json_schema(model, limits.max_prompt_chars, limits.max_n)
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 async def model_providers(request: Request) -> Response:

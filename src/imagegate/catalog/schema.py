@@ -7,11 +7,12 @@ Loaded once at start; invalid files are refused with the file and the field name
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Metric = Literal["token", "token_text", "token_image", "image", "megapixel"]
+Metric = Literal["token", "token_text", "token_image", "image", "megapixel", "gpu_ms"]  # gpu_ms: local device time
 
 
 class _Frozen(BaseModel):
@@ -53,6 +54,7 @@ class EstimateHints(_Frozen):
     output_image_tokens: dict[str, int] = {}  # resolution tier -> tokens per output image
     input_image_tokens: int = 0  # tokens per input image
     chars_per_token: float = 4.0  # prompt text estimate
+    gpu_ms_per_image: int = Field(default=0, ge=0)  # local offers: expected device time per image
 
 
 class OfferCapabilities(_Frozen):
@@ -162,6 +164,38 @@ class Specifications(_Frozen):
     output_modalities: tuple[str, ...] = ()
 
 
+# --- Web catalog page fields (issue 10): all optional, so catalog files without them validate. ---------------------
+
+
+class About(_Frozen):
+    """The model page's About section."""
+
+    overview: str = ""
+    strengths: tuple[str, ...] = ()  # "**Title:** text" lines (markdown emphasis allowed)
+    limitations: tuple[str, ...] = ()
+    technical_background: str = ""
+    best_for: str = ""
+
+
+class GalleryEntry(_Frozen):
+    """A curated example: the prompt and an image shipped with the package (``web/static/gallery/...``)."""
+
+    prompt: str = Field(min_length=1)
+    image: str = Field(pattern=r"^gallery/[a-z0-9][a-z0-9._/-]*\.webp$")  # path under web/static
+    task: Literal["text-to-image", "image-editing"] = "text-to-image"
+    title: str | None = None
+
+
+class FaqEntry(_Frozen):
+    """An extra question for the FAQ (the computed ones, price, capabilities, API use, providers, come first)."""
+
+    question: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+
+
+CREATOR_SLUG = r"^[a-z0-9][a-z0-9.-]*$"
+
+
 class ModelRecord(_Frozen):
     id: str
     name: str
@@ -181,6 +215,18 @@ class ModelRecord(_Frozen):
     tasks: tuple[Literal["text-to-image", "image-editing"], ...] = ("text-to-image",)
     offers: tuple[Offer, ...]
     example_prompt: str | None = None
+    # --- web catalog page fields (issue 10) ---
+    creator_slug: str | None = Field(default=None, pattern=CREATOR_SLUG)  # URL segment: /models/{creator_slug}/{id}
+    tagline: str | None = None  # one line under the title; default: the description
+    about: About = About()
+    faq: tuple[FaqEntry, ...] = ()
+    gallery: tuple[GalleryEntry, ...] = ()
+
+    @property
+    def creator_key(self) -> str:
+        """The creator's URL segment: ``creator_slug`` when the catalog gives one, else the creator lower-cased
+        with runs of other characters as ``-`` (``Black Forest Labs`` -> ``black-forest-labs``)."""
+        return self.creator_slug or re.sub(r"[^a-z0-9.]+", "-", self.creator.lower()).strip("-")
 
     def offer(self, provider: str) -> Offer | None:
         for o in self.offers:

@@ -106,6 +106,7 @@ class Usage:
     thoughts_tokens: int = 0  # informational: already inside output_text_tokens
     input_images: int = 0
     output_images: int = 0
+    gpu_ms: int = 0  # device time of a local pipeline call (metric gpu_ms)
     reported: bool = False  # True when the provider reported token counts
     output_megapixels: int = 0  # billed megapixels of the output images (each rounded up; see docs/pricing.md)
 
@@ -121,6 +122,7 @@ class Usage:
         for name in (
             "input_text_tokens", "input_image_tokens", "cached_input_tokens", "output_text_tokens",
             "output_image_tokens", "thoughts_tokens", "input_images", "output_images", "output_megapixels",
+            "gpu_ms",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reported = self.reported or other.reported

@@ -23,6 +23,9 @@ TASKS = ("text-to-image", "image-editing")
 def creator_slug(model: Any) -> str:
     """The creator's URL segment: the catalog's ``creator_slug`` when it has one, else the creator lower-cased with
     runs of other characters as ``-`` ("Black Forest Labs" -> "black-forest-labs")."""
+    key = getattr(model, "creator_key", None)  # the catalog's own rule, where it has one
+    if isinstance(key, str) and key:
+        return key
     slug = getattr(model, "creator_slug", None)
     return slug or re.sub(r"[^a-z0-9.]+", "-", model.creator.lower()).strip("-")
 

@@ -40,5 +40,6 @@ def estimate_usage(request: ImageRequest, offer: Offer, spec: RenderSpec, resolu
         input_images=len(request.images),
         output_images=count,
         output_megapixels=count * billed_megapixels(spec.width, spec.height),
+        gpu_ms=count * hints.gpu_ms_per_image,
         reported=True,  # counts are final: no second fill from hints
     )

@@ -84,7 +84,7 @@ class PricePlan:
     """The components that apply to ``offer`` at ``resolution`` (already effective: see ``effective_resolution``)
     in batch mode or not, and where each part of a usage is billed."""
 
-    __slots__ = ("offer", "resolution", "batch", "currency", "input", "output", "_hint_in", "_hint_out")
+    __slots__ = ("offer", "resolution", "batch", "currency", "input", "output", "gpu", "_hint_in", "_hint_out")
 
     def __init__(self, offer: Offer, resolution: str | None, batch: bool) -> None:
         self.offer = offer
@@ -116,6 +116,7 @@ class PricePlan:
 
         self.input = routes("input")
         self.output = routes("output")
+        self.gpu = rate(Slot("output", "gpu_ms", False))  # local offers: billed by device time
         hints = offer.estimate
         self._hint_in = hints.input_image_tokens
         self._hint_out = output_tokens_per_image(hints, resolution=resolution)
@@ -134,6 +135,8 @@ class PricePlan:
         _side(quantities, self.output, usage.output_text_tokens, usage.output_image_tokens, usage.output_images, 0)
         if self.output.per_megapixel is not None:
             _add(quantities, self.output.per_megapixel, usage.output_megapixels or usage.output_images)
+        if self.gpu is not None:
+            _add(quantities, self.gpu, usage.gpu_ms)
         lines = [r.line(q) for r, q in quantities.items()]
         return Cost(
             total_micros=sum(line.total_cost_micros for line in lines),

@@ -31,6 +31,15 @@ def _adapter(name: str, settings: Settings) -> Provider:
     raise ValueError(f"unknown provider {name!r}")
 
 
+def _local(settings: Settings) -> tuple[Provider | None, list[str]]:
+    """The ``local`` provider when pipelines are configured and the extra is installed (else why not)."""
+    if not settings.local:
+        return None, []
+    from imagegate.providers.local import build_local, parse_local_config
+
+    return build_local(parse_local_config(settings.local))
+
+
 def build_providers(settings: Settings) -> tuple[dict[str, Provider], list[str]]:
     """Return the active adapters and one human-readable line per provider (for the start banner)."""
     from imagegate.providers.placeholder import PlaceholderProvider
@@ -48,6 +57,10 @@ def build_providers(settings: Settings) -> tuple[dict[str, Provider], list[str]]
             lines.append(f"  {name:<11} inactive  (disabled in config)")
         else:
             lines.append(f"  {name:<11} inactive  ({key_var} not set)")
+    local, local_lines = _local(settings)
+    lines.extend(local_lines)
+    if local is not None:
+        providers["local"] = local
     mode = settings.placeholder
     if mode == "on" or (mode == "auto" and not providers):
         providers["placeholder"] = PlaceholderProvider()

@@ -79,7 +79,7 @@ def _score(v: OfferView, w: Weights, t_ref: float, c_ref: float, delay_s: float 
 def score_views(views: list[OfferView], w: Weights) -> None:
     t_ref, c_ref = _references(views)
     for v in views:
-        v.score = _score(v, w, t_ref, c_ref)
+        v.score = _score(v, w, t_ref, c_ref, v.candidate.queue_wait_s)
 
 
 def delayed_score(v: OfferView, delay_s: float, views: list[OfferView], w: Weights) -> float:

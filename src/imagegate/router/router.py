@@ -90,6 +90,13 @@ class Router:
         snapshot it uses the latest one this router read for the model (or cold priors)."""
         return [v.candidate for v in self._views(model_id, candidates, prefs, forced_provider, snapshot)]
 
+    def views(
+        self, model_id: str, candidates: Sequence[Candidate], snapshot: StateSnapshot | None = None
+    ) -> list[OfferView]:
+        """The order ``order`` gives, with each offer's numbers (P(success), latency, price, score, health): what a
+        page shows to explain the router's choice."""
+        return self._views(model_id, candidates, None, None, snapshot)
+
     def _views(
         self,
         model_id: str,

@@ -15,6 +15,7 @@ class Candidate:
 
     offer: Offer
     estimated_cost_micros: int
+    queue_wait_s: float = 0.0  # a local offer's expected queue wait, priced into its score like a Retry-After
 
     @property
     def provider(self) -> str:

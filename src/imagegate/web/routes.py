@@ -31,10 +31,11 @@ def page_endpoint(handler: PageHandler) -> PageHandler:
 
 
 def page(path: str, handler: PageHandler, *, md_path: str | None = None) -> list[Route]:
-    """The HTML route and its markdown twin (``/`` -> ``/index.md``)."""
+    """The HTML route and its markdown twin (``/`` -> ``/index.md``). The twin is registered first, so that
+    ``/models/{creator}/{model}.md`` is not taken by ``/models/{creator}/{model}`` with ``model="x.md"``."""
     twin = md_path or ("/index.md" if path == "/" else path + ".md")
     wrapped = page_endpoint(handler)
-    return [Route(path, wrapped, methods=["GET", "HEAD"]), Route(twin, wrapped, methods=["GET", "HEAD"])]
+    return [Route(twin, wrapped, methods=["GET", "HEAD"]), Route(path, wrapped, methods=["GET", "HEAD"])]
 
 
 def web_routes() -> list[BaseRoute]:
