@@ -72,6 +72,7 @@ def screenshot(page, name: str, width: int) -> Path:  # type: ignore[no-untyped-
     """A full-page screenshot at ``width`` px wide, to tmp/artifacts (not committed)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": width, "height": 900})
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky header stays at the top of a full-page shot
     path = ARTIFACTS / f"{name}-{width}.png"
     page.screenshot(path=str(path), full_page=True)
     return path

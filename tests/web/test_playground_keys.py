@@ -134,15 +134,26 @@ def test_gallery_api_publish_list_page_and_remove(gateway: ServerProcess) -> Non
             thumb = c.get(body["thumb_url"])
             assert thumb.headers["content-type"] == "image/webp"
             ids.append(body["id"])
-        first = c.get("/v1/gallery", params={"model": MODEL, "limit": 2}, headers=bearer(OTHER)).json()
-        assert len(first["data"]) == 2 and first["next_cursor"]
-        rest = c.get(
-            "/v1/gallery", params={"model": MODEL, "limit": 2, "cursor": first["next_cursor"]}, headers=bearer(OTHER)
-        ).json()
-        seen = [i["id"] for i in first["data"] + rest["data"]]
-        assert set(ids) <= set(seen) and len(seen) == len(set(seen))
+        # Pages of 2 through everything for this model: curated catalog examples first, then the published ones.
+        seen: list[dict] = []
+        cursor = None
+        while True:
+            params = {"model": MODEL, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            body = c.get("/v1/gallery", params=params, headers=bearer(OTHER)).json()
+            seen += body["data"]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert len(seen) == body["total"] and len({i["id"] for i in seen}) == len(seen)
+        assert set(ids) <= {i["id"] for i in seen}
+        curated = [i for i in seen if i["source"] == "curated"]
+        assert curated and all(i["thumb_url"].endswith(".webp") and i["prompt"] for i in curated)
+        assert c.get(curated[0]["thumb_url"]).headers["content-type"] == "image/webp"
+        only = c.get("/v1/gallery", params={"source": "published"}, headers=bearer(OTHER)).json()["data"]
+        assert {i["source"] for i in only} == {"published"}
         assert c.get("/v1/gallery", params={"cursor": "x"}, headers=bearer(USER)).status_code == 400
-        assert c.get("/v1/gallery", params={"model": "gpt-image-1"}, headers=bearer(USER)).json()["data"] == []
+        other_model = c.get("/v1/gallery", params={"model": "gpt-image-1"}, headers=bearer(USER)).json()["data"]
+        assert all(i["model"] == "gpt-image-1" for i in other_model)
         # Another key may not remove it; its publisher may; the master key may remove any.
         assert c.delete(f"/v1/gallery/{ids[0]}", headers=bearer(OTHER)).status_code == 403
         assert c.delete(f"/v1/gallery/{ids[0]}", headers=bearer(USER)).json()["deleted"] is True
