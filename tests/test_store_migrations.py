@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from imagegate.core.types import Attempt
-from imagegate.store.db import Database, current_revision, run_migrations
+from imagegate.store.db import Database, alembic_config, current_revision, run_migrations
 from imagegate.store.models import AttemptRow, Base, RequestRow
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder, provider_stats
 

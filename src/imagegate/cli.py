@@ -208,10 +208,6 @@ def list_models(config: ConfigOpt = None) -> None:
     typer.echo("(* = credentials configured)", err=True)
 
 
-keys_app = typer.Typer(help="Manage API keys stored (hashed) in the database.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-
-
 def _open_db(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     from imagegate.store.db import Database, run_migrations
 
@@ -221,46 +217,9 @@ def _open_db(config: Path | None, data_dir: Path | None):  # type: ignore[no-unt
     return Database(settings.db_url)
 
 
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "default",
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Create an API key. The key is printed once; only its hash is stored. Restart a server that had no keys."""
-    db = _open_db(config, data_dir)
-    try:
-        key_id, plaintext = db.create_api_key(name)
-    finally:
-        db.dispose()
-    typer.echo(plaintext)
-    typer.echo(f"created {key_id} ({name}); store the key now, it cannot be shown again", err=True)
+from imagegate.cli_keys import keys_app  # noqa: E402  (imagegate keys create|list|show|update|revoke)
 
-
-@keys_app.command("list")
-def keys_list(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
-    """List API keys (id, name, prefix, created, revoked)."""
-    db = _open_db(config, data_dir)
-    try:
-        for row in db.list_api_keys():
-            revoked = f" revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else ""
-            typer.echo(f"{row.id}  {row.prefix}...  {row.name}  created {row.created_at:%Y-%m-%d}{revoked}")
-    finally:
-        db.dispose()
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Revoke an API key by id."""
-    db = _open_db(config, data_dir)
-    try:
-        ok = db.revoke_api_key(key_id)
-    finally:
-        db.dispose()
-    if not ok:
-        typer.echo(f"no live key {key_id}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"revoked {key_id}")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()

@@ -19,10 +19,11 @@ from imagegate.providers.base import Provider
 from imagegate.providers.registry import build_providers
 from imagegate.router import MemoryRouterState, Router, RouterConfig
 from imagegate.settings import Settings
-from imagegate.store.blobs import LocalBlobStore
+from imagegate.store.blobs import BlobStore, LocalBlobStore
 from imagegate.store.db import Database, run_migrations
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecorder
+from imagegate.tenancy import Tenancy, build_tenancy
 from imagegate.web.perf import PagePerformance
 from imagegate.web.render import PageRenderer
 
@@ -34,7 +35,7 @@ class Services:
     settings: Settings
     catalog: Catalog
     db: Database
-    blobs: LocalBlobStore
+    blobs: BlobStore
     recorder: RequestRecorder
     providers: dict[str, Provider]
     router: Router
@@ -42,6 +43,7 @@ class Services:
     auth: Authenticator
     limits: Limits
     metrics: Metrics
+    tenancy: Tenancy
     pages: PageRenderer
     banner: list[str] = field(default_factory=list)
     perf: PagePerformance | None = None  # the web pages' performance rollup (issue 10)
@@ -72,6 +74,7 @@ class Services:
         for provider in self.providers.values():
             with contextlib.suppress(Exception):
                 await provider.aclose()
+        await self.tenancy.aclose()
         close_state = getattr(self.router.state, "aclose", None)
         if close_state is not None:
             await close_state()
@@ -86,6 +89,23 @@ def _router_state(settings: Settings):  # type: ignore[no-untyped-def]
     return MemoryRouterState()
 
 
+def build_blob_store(settings: Settings, db: Database) -> BlobStore:
+    """The data directory by default; S3-compatible storage when ``blob_url`` is ``s3://bucket/prefix``."""
+    if not settings.blob_url:
+        return LocalBlobStore(settings.blob_dir, db)
+    from imagegate.store.s3_blobs import S3BlobStore
+
+    return S3BlobStore(
+        settings.blob_url,
+        db,
+        endpoint=settings.blob_endpoint,
+        region=settings.blob_region,
+        access_key_id=settings.blob_access_key_id,
+        secret_access_key=settings.blob_secret_access_key,
+        presign=settings.blob_presign,
+    )
+
+
 async def build_services(settings: Settings) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = load_catalog(settings.catalog_dirs)
@@ -96,7 +116,7 @@ async def build_services(settings: Settings) -> Services:
         catalog = price_local_offers(catalog, parse_local_config(settings.local))
     await asyncio.to_thread(run_migrations, settings.db_url)
     db = Database(settings.db_url)
-    blobs = LocalBlobStore(settings.blob_dir, db)
+    blobs = build_blob_store(settings, db)
     recorder = RequestRecorder(db)
     providers, banner = build_providers(settings)
     router = Router(_router_state(settings), RouterConfig.from_dict(settings.routing))
@@ -121,13 +141,9 @@ async def build_services(settings: Settings) -> Services:
         metrics=metrics,
     )
     has_db_keys = await asyncio.to_thread(db.has_api_keys)
-    lookup = None
-    if has_db_keys:
-
-        async def lookup(token: str) -> str | None:
-            return await asyncio.to_thread(db.verify_api_key, token)
-
-    auth = Authenticator(settings.master_key, settings.api_keys, lookup)
+    tenancy = build_tenancy(settings, db, gateway)
+    # database keys are looked up at every request, fresh across replicas (tenancy/directory.py): no restart
+    auth = Authenticator(settings.master_key, settings.api_keys, tenancy.directory, has_db_keys=has_db_keys)
     return Services(
         settings=settings,
         catalog=catalog,
@@ -140,6 +156,7 @@ async def build_services(settings: Settings) -> Services:
         auth=auth,
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
         metrics=metrics,
+        tenancy=tenancy,
         pages=PageRenderer(base),
         banner=banner,
         perf=PagePerformance(db, settings.stats_window_days, settings.perf_refresh_s),

@@ -85,6 +85,13 @@ class Settings:
     perf_refresh_s: float = 30.0  # how often the pages' performance rollup folds in new attempts (issue 10)
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     local: dict[str, Any] = field(default_factory=dict)  # local diffusers pipelines (providers/local/config.py)
+    # blob store: the data directory by default; s3://bucket/prefix for S3-compatible storage (the s3 extra)
+    blob_url: str | None = None
+    blob_endpoint: str | None = None  # e.g. http://minio:9000 (default: AWS's endpoint for the region)
+    blob_region: str | None = None
+    blob_access_key_id: str | None = None  # default: the AWS_* environment / instance credentials
+    blob_secret_access_key: str | None = None
+    blob_presign: bool = False  # image URLs redirect to presigned S3 URLs instead of streaming through the gateway
 
     def __post_init__(self) -> None:
         for name in PROVIDER_ENV:
@@ -155,6 +162,12 @@ class Settings:
             "IMAGEGATE_PLACEHOLDER": ("placeholder", str),
             "IMAGEGATE_WORKERS": ("workers", int),
             "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
+            "IMAGEGATE_BLOB_URL": ("blob_url", str),
+            "IMAGEGATE_BLOB_ENDPOINT": ("blob_endpoint", str),
+            "IMAGEGATE_BLOB_REGION": ("blob_region", str),
+            "IMAGEGATE_BLOB_ACCESS_KEY_ID": ("blob_access_key_id", str),
+            "IMAGEGATE_BLOB_SECRET_ACCESS_KEY": ("blob_secret_access_key", str),
+            "IMAGEGATE_BLOB_PRESIGN": ("blob_presign", _flag),
             "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
             "IMAGEGATE_SESSION_SECRET": ("session_secret", str),
             "IMAGEGATE_PERF_REFRESH_S": ("perf_refresh_s", float),

@@ -31,8 +31,21 @@ def api_endpoint(handler: Handler) -> Handler:
 
     async def endpoint(request: Request) -> Response:
         request.state.request_id = new_request_id()
-        request.state.key_id = await request.app.state.services.auth.authenticate(request.headers.get("authorization"))
-        return await handler(request)
+        services = request.app.state.services
+        principal = await services.auth.identify(request.headers.get("authorization"))
+        request.state.principal = principal
+        request.state.key_id = principal.key_id if principal else None
+        # the key's requests per minute: x-ratelimit-* headers on every answer, a 429 over the limit
+        limit_headers = await services.tenancy.admit_call(principal)
+        if not limit_headers:
+            return await handler(request)
+        try:
+            response = await handler(request)
+        except GatewayError as exc:
+            exc.headers = {**limit_headers, **exc.headers}
+            raise
+        response.headers.update(limit_headers)
+        return response
 
     endpoint.__name__ = handler.__name__
     return endpoint
@@ -63,6 +76,22 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/gallery", api_endpoint(gallery.list_gallery), methods=["GET"]),
         Route(f"{prefix}/gallery", api_endpoint(gallery.create_entry), methods=["POST"]),
         Route(f"{prefix}/gallery/{{entry_id}}", api_endpoint(gallery.delete_entry), methods=["DELETE"]),
+    ]
+
+
+def _tenancy_routes() -> list[Route]:
+    """Keys (master key), balance and spend: native ``/v1`` routes (``imagegate.api.tenancy``)."""
+    from imagegate.api import tenancy as t
+
+    return [
+        Route("/v1/admin/keys", api_endpoint(t.create_key), methods=["POST"]),
+        Route("/v1/admin/keys", api_endpoint(t.list_keys), methods=["GET"]),
+        Route("/v1/admin/keys/{key_id}", api_endpoint(t.get_key), methods=["GET"]),
+        Route("/v1/admin/keys/{key_id}", api_endpoint(t.update_key), methods=["PATCH"]),
+        Route("/v1/admin/keys/{key_id}", api_endpoint(t.revoke_key), methods=["DELETE"]),
+        Route("/v1/admin/spend", api_endpoint(t.admin_spend), methods=["GET"]),
+        Route("/v1/balance", api_endpoint(t.balance), methods=["GET"]),
+        Route("/v1/spend", api_endpoint(t.own_spend), methods=["GET"]),
     ]
 
 
@@ -112,6 +141,7 @@ def create_app(  # type: ignore[no-untyped-def]
         Route("/files/{token}", files.serve_file, methods=["GET"]),
         *_api_routes("/v1"),
         *_api_routes("/openai/v1"),
+        *_tenancy_routes(),
         *web_routes(),
     ]
     app = Starlette(

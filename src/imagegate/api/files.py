@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from imagegate.core.errors import GatewayError
+from imagegate.store.blobs import PresignedUrl
 
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/avif": "avif"}
 
@@ -22,6 +23,8 @@ async def serve_file(request: Request) -> Response:
     if found is None:
         raise GatewayError("This image URL is unknown or has expired.", status=404, code="NOT_FOUND")
     content, mime = found
+    if isinstance(content, PresignedUrl):  # S3 with blob_presign: the client fetches it from the store
+        return RedirectResponse(content, status_code=307, headers={"Cache-Control": "no-store"})
     headers = {"Cache-Control": "private, max-age=3600"}
     if isinstance(content, Path):
         return FileResponse(content, media_type=mime, headers=headers)

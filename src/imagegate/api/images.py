@@ -58,8 +58,10 @@ async def _respond(request: Request, image_request: ImageRequest) -> Response:
     image_request.request_id = request.state.request_id
     image_request.key_id = request.state.key_id
     gateway = services.gateway
+    principal = request.state.principal
     if _dry_run(request):
-        body = gateway.dry_run(image_request)
+        async with services.tenancy.hold(principal, image_request, dry_run=True):  # allowed models, key routing
+            body = gateway.dry_run(image_request)
         return Response(
             orjson.dumps(body),
             media_type="application/json",
@@ -69,7 +71,9 @@ async def _respond(request: Request, image_request: ImageRequest) -> Response:
                 "X-Imagegate-Cost-Micros": str(body["total_cost_micros"]),
             },
         )
-    answer = await gateway.run(image_request)
+    async with services.tenancy.hold(principal, image_request) as hold:  # models, images/min, budget reservation
+        answer = await gateway.run(image_request)
+        hold.settle(answer.cost_micros)
     return PartsResponse(
         encode_answer(answer.body),
         headers={

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from imagegate.core.errors import InvalidRequest
-from imagegate.store.blobs import valid_token
+from imagegate.core.errors import GatewayError, InvalidRequest
+from imagegate.store.blobs import PresignedUrl, valid_token
 from imagegate.store.db import utcnow
 from imagegate.store.gallery_models import GalleryEntryRow
 
@@ -53,6 +53,10 @@ async def read_blob(blobs, token: str) -> tuple[bytes, str]:  # type: ignore[no-
     if found is None:
         raise InvalidRequest("This image is unknown or has expired: it can no longer be published.", param="image_url")
     content, mime = found
+    if isinstance(content, PresignedUrl):  # an S3 store that hands out presigned URLs: no bytes to copy here
+        raise GatewayError(
+            "Publishing is not available with an S3 blob store in presigned-URL mode.", status=501, code="NOT_SUPPORTED"
+        )
     data = await asyncio.to_thread(content.read_bytes) if isinstance(content, Path) else content
     return data, mime
 

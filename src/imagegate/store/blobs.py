@@ -28,13 +28,17 @@ class BlobStore(Protocol):
         """Store ``data`` for ``ttl_s`` seconds; returns the unguessable token that names it."""
         ...
 
-    async def open(self, token: str) -> tuple[Path | bytes, str] | None:
-        """``(file path or bytes, mime type)``, or ``None`` when the token is unknown or expired."""
+    async def open(self, token: str) -> tuple[Path | bytes | PresignedUrl, str] | None:
+        """``(file path, bytes or a presigned URL, mime type)``, or ``None`` when the token is unknown or expired."""
         ...
 
     async def delete_expired(self, now: datetime | None = None) -> int:
         """Delete everything expired at ``now`` (default: the current time); returns how many were deleted."""
         ...
+
+
+class PresignedUrl(str):
+    """A URL the image can be fetched from directly (a presigned S3 GET): the file route redirects to it."""
 
 
 def valid_token(token: str) -> bool:

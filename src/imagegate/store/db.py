@@ -27,6 +27,7 @@ from sqlalchemy.pool import StaticPool
 from imagegate.store.keys import display_prefix, generate_api_key, hash_api_key, new_key_id
 from imagegate.store.models import ApiKeyRow, AttemptRow, BlobRow
 from imagegate.store.request_log import LogWriter, Row
+from imagegate.store.tenancy_rows import bump_key_version
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x1A6E6A7E  # pg_advisory_xact_lock key: one migrator at a time across replicas
@@ -174,6 +175,7 @@ class Database:
         )
         with self.session.begin() as s:
             s.add(row)
+            bump_key_version(s)  # every replica's key cache learns of it at once
         return row.id, plaintext
 
     def verify_api_key(self, plaintext: str) -> str | None:
@@ -201,6 +203,7 @@ class Database:
                 .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
             )
+            bump_key_version(s)
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def list_api_keys(self) -> list[ApiKeyRow]:

@@ -124,4 +124,6 @@ class BlobRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
+
 from imagegate.store import gallery_models as _gallery_models  # noqa: E402,F401  (registers its tables on Base)
+from imagegate.store import tenancy_rows as _tenancy_rows  # noqa: E402,F401  (registers the tenancy tables)

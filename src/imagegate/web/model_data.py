@@ -119,8 +119,15 @@ def _component(c: PriceComponent) -> dict[str, Any]:
     return out
 
 
+def _published(o: dict[str, Any]) -> bool:
+    """Offers with a provider's published price; local offers are priced by this gateway's config (default $0)."""
+    return bool(o["offer"].pricing.source != "config")
+
+
 def price_from(offers: list[dict[str, Any]]) -> float | None:
-    values = [v for o in offers for row in o["prices"] for v in (row.interactive, row.batch) if v is not None]
+    values = [
+        v for o in offers if _published(o) for row in o["prices"] for v in (row.interactive, row.batch) if v is not None
+    ]
     return min(values) if values else None
 
 
@@ -128,7 +135,7 @@ def cheapest_1k(offers: list[dict[str, Any]], active: set[str] | None = None) ->
     values = [
         row.interactive
         for o in offers
-        if active is None or o["offer"].provider in active
+        if _published(o) and (active is None or o["offer"].provider in active)
         for row in o["prices"]
         if row.resolution == "1K" and row.interactive is not None
     ]

@@ -182,10 +182,13 @@ def routes() -> list[Route]:
     from imagegate.web import gallery_pages, playground
 
     model = "/models/{creator}/{model}"
+    from imagegate.web import usage
+
     return [
         *page("/", home),
         *playground.routes(),
         *gallery_pages.routes(),
+        *usage.routes(),
         *page("/models", models_list),
         *page(f"{model}/providers", providers_page),
         *page(f"{model}/api", api_page),
