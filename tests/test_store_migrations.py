@@ -52,9 +52,7 @@ def pg_url() -> Iterator[str]:
 
 def _head() -> str:
     """The latest revision shipped (several helpers add migrations; the lead chains them)."""
-    from alembic.script import ScriptDirectory
 
-    from imagegate.store.db import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
