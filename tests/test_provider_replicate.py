@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
-from imagegate.catalog.loader import load_catalog
 from imagegate.core.errors import (
     AuthFailed,
     BadResponse,
@@ -28,6 +27,7 @@ from imagegate.settings import ProviderSettings
 from imagegate.testing.fakes.common import RunningFake
 from imagegate.testing.fakes.replicate import ReplicateFakeState, create_app
 from imagegate.testing.faults import FaultInjector, FaultProfile
+from tests.helpers_providers import catalog_offer
 
 TOKEN = "r8_TestTokenThatMustNeverLeak0123456789"
 NO_WAIT = PollSchedule(initial_s=0.0, factor=1.0, cap_s=0.0, jitter=0.0)
@@ -35,9 +35,8 @@ NO_WAIT = PollSchedule(initial_s=0.0, factor=1.0, cap_s=0.0, jitter=0.0)
 
 @pytest.fixture(scope="module")
 def offer():
-    model, _ = load_catalog().resolve("gemini-3-pro-image-preview")
-    found = model.offer("replicate")
-    assert found is not None and found.provider_model_id == "google/nano-banana-pro"
+    found = catalog_offer("replicate")
+    assert found.provider_model_id == "google/nano-banana-pro"
     return found
 
 

@@ -72,3 +72,20 @@ def test_errors_name_the_field(data: dict, field: str) -> None:
 def test_group_members_may_be_plain_names() -> None:
     cfg = RouterConfig.from_dict({"models": {"m": {"groups": [["gemini", "vertex"]]}}})
     assert [g.provider for g in cfg.for_model("m").groups[0]] == ["gemini", "vertex"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"breaker": {"enabled": "yes"}}, "routing.breaker.enabled: Input should be a valid boolean (got 'yes')"),
+        ({"retry": {"max_attempts": 2.5}}, "routing.retry.max_attempts: Input should be a valid integer"),
+        ({"breaker": {"cooldown_s": 0}}, "routing.breaker.cooldown_s: Input should be greater than 0 (got 0)"),
+        ({"attempt_timeout": {"failover_reserve": 1}}, "routing.attempt_timeout.failover_reserve: Input should be"),
+        ({"health": []}, "routing.health: must be a mapping"),
+    ],
+)
+def test_errors_name_the_expected_type_or_range(data: dict, message: str) -> None:
+    """One validation mechanism (pydantic, issue 9): the key and what it expects."""
+    with pytest.raises(RouterConfigError) as err:
+        RouterConfig.from_dict(data)
+    assert str(err.value).startswith(message)

@@ -21,7 +21,7 @@ from imagegate.core.errors import (
     Unavailable,
 )
 from imagegate.core.types import ProviderPreferences
-from imagegate.router import FakeClock
+from imagegate.testing.clock import FakeClock
 from tests.test_router_support import Script, cands, clock, config, cost_of, fail, make_router, names, ok, state
 
 __all__ = ["clock", "state"]  # fixtures
@@ -50,10 +50,13 @@ async def test_fails_over_on_each_retryable_error(state, clock, error) -> None:
 async def test_no_failover_on_non_retryable_errors(state, clock, error) -> None:
     r = make_router(state, clock)
     script = Script(clock, sync_time=True).plan("gemini", fail(error, status=400))
-    with pytest.raises(error) as exc:
+    with pytest.raises(error):
         await r.run("m", cands(**FLEET), script, deadline=deadline(clock))
     assert script.providers_called == ["gemini"]
-    assert [(a.provider, a.outcome) for a in exc.value.attempts] == [("gemini", error.__name__)]
+    routed = await r.route("m", cands(**FLEET), script.plan("gemini", fail(error, status=400)),
+                           deadline=deadline(clock))  # fmt: skip
+    assert isinstance(routed.error, error) and routed.result is None and routed.cost_micros == 0
+    assert [(a.provider, a.outcome) for a in routed.attempts] == [("gemini", error.__name__)]
     snap = await r.snapshot("m", ["gemini"])
     assert snap.get("gemini").failures == 0  # a refusal says nothing bad about the provider's health
 
@@ -71,7 +74,9 @@ async def test_all_fail_raises_exhausted_listing_every_attempt(state, clock) -> 
     assert err.details["attempts"][0]["status"] == 503
     for p in ("gemini Unavailable (503)", "vertex Timeout", "fal BadResponse"):
         assert p in err.message
-    assert len(err.attempts) == 3
+    routed = await r.route("m", cands(**FLEET), script.plan("gemini", fail(Unavailable)).plan("vertex", fail(Timeout))
+                           .plan("fal", fail(BadResponse)), deadline=deadline(clock))  # fmt: skip
+    assert isinstance(routed.error, AllProvidersExhausted) and len(routed.attempts) == 3
 
 
 async def test_retries_the_same_offer_with_backoff_when_forced(state, clock) -> None:
@@ -234,9 +239,9 @@ async def test_max_attempts_caps_a_request(state, clock) -> None:
     r = make_router(state, clock, config(retry={"max_attempts": 2}, retry_budget={"min_per_s": 100}))
     script = Script(clock, sync_time=True)
     script.default = {p: fail(Unavailable) for p in FLEET}
-    with pytest.raises(AllProvidersExhausted) as exc:
-        await r.run("m", cands(**FLEET), script, deadline=deadline(clock))
-    assert len(exc.value.attempts) == 2 and "max_attempts" in exc.value.message
+    routed = await r.route("m", cands(**FLEET), script, deadline=deadline(clock))
+    assert isinstance(routed.error, AllProvidersExhausted)
+    assert len(routed.attempts) == 2 and "max_attempts" in routed.error.message
 
 
 async def test_preferences_apply_when_running(state, clock) -> None:

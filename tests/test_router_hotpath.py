@@ -1,5 +1,5 @@
 """The router's hot-path shortcuts behave as the plain paths do: window tallies (memory state), remembered field
-names (Redis rows), inline attempts (no hedging, system clock), the per-model policy kept by the router."""
+names (Redis rows), inline attempts (no hedging, on any clock), the per-model policy kept by the router."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from imagegate.core.errors import Unavailable
 from imagegate.core.types import GeneratedImage, ImageResult
 from imagegate.router import AttemptContext, Candidate, MemoryRouterState, Router, RouterConfig, health, state_params
 from imagegate.router.inline import run_inline
+from imagegate.testing.clock import FakeClock
 from tests.test_router_support import cands, config
 
 RESULT = ImageResult(images=[GeneratedImage(mime_type="image/png", data=b"png")])
@@ -181,11 +182,30 @@ async def test_run_inline_settles_the_future_like_a_task() -> None:
         return 0
 
     fut: asyncio.Future[int] = loop.create_future()
-    await run_inline(value(), fut, 10)
+    await run_inline(value(), fut, asyncio.timeout(10))
     assert fut.result() == 3
     fut = loop.create_future()
-    await run_inline(hang(), fut, 0.01)
+    await run_inline(hang(), fut, asyncio.timeout(0.01))
     assert not fut.done()  # out of time: left to the loop's timer path
+
+
+async def test_run_inline_on_the_fake_clock_is_the_same_code() -> None:
+    """No clock-type switch: a FakeClock's ``timeout`` expires ``run_inline`` as ``asyncio.timeout`` does."""
+    clock = FakeClock()
+    loop = asyncio.get_running_loop()
+
+    async def slow() -> int:
+        await clock.sleep(100)
+        return 1
+
+    fut: asyncio.Future[int] = loop.create_future()
+    start = clock.now()
+    await run_inline(slow(), fut, clock.timeout(30))
+    assert not fut.done() and clock.now() - start == pytest.approx(30)
+    fut = loop.create_future()
+    await run_inline(slow(), fut, clock.timeout(300))
+    assert fut.result() == 1 and clock.now() - start == pytest.approx(130)
+    await clock.aclose()
 
 
 # --------------------------------------------------------------------------- per-model policy

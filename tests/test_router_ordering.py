@@ -9,7 +9,8 @@ import pytest
 
 from imagegate.core.errors import InvalidRequest
 from imagegate.core.types import ProviderPreferences
-from imagegate.router import FakeClock, MemoryRouterState, Router, RouterConfig
+from imagegate.router import MemoryRouterState, Router, RouterConfig
+from imagegate.testing.clock import FakeClock
 from tests.test_router_support import cands, config, make_router, names
 
 FLEET = dict(gemini=0.134, vertex=0.134, fal=0.15, replicate=0.15)

@@ -18,12 +18,12 @@ from imagegate.core.types import GeneratedImage, ImageResult
 from imagegate.router import (
     AttemptContext,
     Candidate,
-    FakeClock,
     MemoryRouterState,
     RedisRouterState,
     Router,
     RouterConfig,
 )
+from imagegate.testing.clock import FakeClock
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -12,9 +12,11 @@ import random
 
 import pytest
 
+from imagegate.catalog.schema import ExpectedPerformance
 from imagegate.core.errors import AllProvidersExhausted, Unavailable
-from imagegate.core.types import GeneratedImage, ImageResult
-from imagegate.router import AttemptContext, Candidate, FakeClock, MemoryRouterState, Router
+from imagegate.core.types import GeneratedImage, ImageResult, ProviderPreferences
+from imagegate.router import AttemptContext, Candidate, MemoryRouterState, Router
+from imagegate.testing.clock import FakeClock
 from tests.test_router_support import Script, Step, cands, clock, config, cost_of, fail, make_router, ok
 
 __all__ = ["clock"]  # fixture
@@ -59,11 +61,14 @@ async def test_the_request_deadline_ends_everything(clock) -> None:
     r = make_router(MemoryRouterState(), clock)
     script = Script(clock).plan("gemini", ok(500.0)).plan("vertex", ok(500.0))
     start = clock.now()
-    with pytest.raises(AllProvidersExhausted) as exc:
-        await r.run("m", cands(gemini=0.134, vertex=0.134), script, deadline=start + 50)
+    routed = await r.route("m", cands(gemini=0.134, vertex=0.134), script, deadline=start + 50)
+    assert isinstance(routed.error, AllProvidersExhausted)
     assert clock.now() - start == pytest.approx(50)
-    assert [a.outcome for a in exc.value.attempts] == ["Timeout"]
-    assert "deadline" in exc.value.message
+    # a quarter of the time is kept back for failover: gemini gets 37.5 s, vertex the rest
+    assert [(a.provider, a.outcome, a.limit_hit) for a in routed.attempts] == [
+        ("gemini", "Timeout", "attempt_timeout"), ("vertex", "Timeout", "request_deadline")]
+    assert [round(a.latency_ms) for a in routed.attempts] == [37_500, 12_500]
+    assert "deadline" in routed.error.message
 
 
 async def test_hedge_starts_at_the_quantile_and_the_first_success_wins(clock) -> None:
@@ -77,7 +82,9 @@ async def test_hedge_starts_at_the_quantile_and_the_first_success_wins(clock) ->
     assert routed.candidate.provider == "vertex"
     assert clock.now() - start == pytest.approx(q90 + 5.0)
     g, v = routed.attempts
-    assert (g.provider, g.outcome, g.hedged, g.cost_micros) == ("gemini", "cancelled", True, 0)
+    # the loser may still be billed: kept at its estimate, flagged
+    assert (g.provider, g.outcome, g.hedged, g.cost_micros, g.possibly_billed) == ("gemini", "cancelled", True,
+                                                                                  134_000, True)
     assert (v.provider, v.outcome, v.hedged, v.cost_micros) == ("vertex", "success", True, 134_000)
     assert v.started_at - g.started_at == pytest.approx(q90)
     assert [ctx.hedged for _, ctx in script.calls] == [False, True]
@@ -195,11 +202,12 @@ async def test_seed_fleet_reaches_three_nines_at_the_cheapest_price() -> None:
 
     async def worker() -> None:
         for _ in range(60):
-            try:
-                routed = await r.run("m", cs, attempt, deadline=clock.now() + 300, cost_of=cost_of)
+            routed = await r.route("m", cs, attempt, deadline=clock.now() + 300, cost_of=cost_of)
+            if routed.error is None:
                 results.append((True, sum(a.cost_micros for a in routed.attempts), len(routed.attempts)))
-            except AllProvidersExhausted as exc:
-                results.append((False, 0, len(exc.attempts)))
+            else:
+                assert isinstance(routed.error, AllProvidersExhausted)
+                results.append((False, 0, len(routed.attempts)))
 
     await asyncio.gather(*(worker() for _ in range(20)))
     await clock.aclose()
@@ -211,3 +219,20 @@ async def test_seed_fleet_reaches_three_nines_at_the_cheapest_price() -> None:
     attempts_per_request = sum(n for _, _, n in results) / len(results)
     print(f"success {len(wins) / len(results):.4%} cost {cost_per_success:.0f} attempts {attempts_per_request}")
     assert attempts_per_request < 1.2  # few wasted attempts
+
+
+async def test_a_cold_offer_is_cut_at_its_catalog_prior_and_the_next_one_tried(clock) -> None:
+    """No successes yet: the limit comes from the catalog's expected p95 x cold_multiplier (scaled like the
+    latency prior), not the whole deadline (issue 9)."""
+    r = make_router(MemoryRouterState(), clock, config(health={"expected_latency_scale": 0.5}))
+    cs = cands(gemini=0.134, vertex=0.134)
+    expected = ExpectedPerformance(success_rate=0.93, p50_ms=19_586, p95_ms=35_647, source="seed")
+    cs[0].offer = cs[0].offer.model_copy(update={"expected": expected})
+    script = Script(clock).plan("gemini", Step(hang=True)).plan("vertex", ok(3.0))
+    start = clock.now()
+    routed = await r.run("m", cs, script, prefs=ProviderPreferences(order=["gemini", "vertex"]), deadline=start + 300)
+    assert routed.candidate.provider == "vertex"
+    g, v = routed.attempts
+    assert (g.outcome, g.limit_hit) == ("Timeout", "attempt_timeout")
+    assert script.calls[0][1].timeout_s == pytest.approx(max(10.0, 2 * 35.647 * 0.5))
+    assert clock.now() - start == pytest.approx(2 * 35.647 * 0.5 + 3.0)

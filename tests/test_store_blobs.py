@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from imagegate.store.blobs import LocalBlobStore
-from imagegate.store.db import Database, run_migrations
+from imagegate.store.db import Database
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -21,15 +20,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/imagegate.db"
-    run_migrations(url)
-    database = Database(url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import text
 
-from imagegate.store.db import Database, run_migrations
-
-
-@pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/imagegate.db"
-    run_migrations(url)
-    database = Database(url)
-    yield database
-    database.dispose()
+from imagegate.store.db import Database
 
 
 def test_create_and_verify(db: Database) -> None:

@@ -19,12 +19,8 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sqlite_db(tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/imagegate.db"
-    run_migrations(url)
-    db = Database(url)
-    yield db
-    db.dispose()
+def sqlite_db(db: Database) -> Database:
+    return db  # tests/conftest.py
 
 
 def request_row(db: Database, i: int, **kw) -> tuple:  # type: ignore[no-untyped-def]
@@ -43,7 +39,7 @@ def attempt_row(db: Database, i: int) -> tuple:
         "request_id": f"req_{i:05d}", "created_at": db.log_time(T0.timestamp() + i + 0.25), "model": "gemini-x",
         "provider": "gemini", "provider_model_id": "m", "outcome": "success", "status": 200, "error": None,
         "latency_ms": 9.0, "ttfb_ms": 1.5, "cost_micros": 39_000, "hedged": i % 2 == 1, "image_count": 1,
-        "image_bytes": 2048,
+        "image_bytes": 2048, "possibly_billed": i % 5 == 0, "limit_hit": "attempt_timeout" if i % 7 == 0 else None,
     }
     return tuple(values[c] for c in ATTEMPT_COLUMNS)
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from imagegate.store.db import Database, run_migrations
+from imagegate.store.db import Database
 from imagegate.store.request_log import ATTEMPT_COLUMNS
 from imagegate.store.stats import percentile, summarize
 from imagegate.telemetry.recorder import provider_stats
@@ -16,21 +15,13 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 MODEL = "gemini-3-pro-image-preview"
 
 
-@pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/imagegate.db"
-    run_migrations(url)
-    database = Database(url)
-    yield database
-    database.dispose()
-
-
 def attempt(provider: str, outcome: str, latency: float, ttfb: float | None = None, *, model: str = MODEL,
-            age: timedelta = timedelta(days=1), i: int = 0) -> dict:
+            age: timedelta = timedelta(days=1), i: int = 0, cost: int = 0, possibly_billed: bool = False) -> dict:
     return {
         "request_id": f"req_{provider}_{i}", "created_at": NOW - age, "model": model, "provider": provider,
         "provider_model_id": "m", "outcome": outcome, "status": None, "error": None, "latency_ms": latency,
-        "ttfb_ms": ttfb, "cost_micros": 0, "hedged": False, "image_count": 1, "image_bytes": 10,
+        "ttfb_ms": ttfb, "cost_micros": cost, "hedged": False, "image_count": 1, "image_bytes": 10,
+        "possibly_billed": possibly_billed, "limit_hit": None,
     }
 
 
@@ -53,9 +44,9 @@ def test_provider_stats_on_a_known_data_set(db: Database) -> None:
     rows += [attempt("gemini", "success", 1000.0 * k, 100.0 * k, i=k) for k in range(1, 11)]
     rows += [attempt("gemini", "RateLimited", 20.0, i=100 + k) for k in range(2)]
     # vertex: 1 success without ttfb, 3 failures, 1 cancelled hedge loser (not counted)
-    rows += [attempt("vertex", "success", 4000.0, i=1)]
+    rows += [attempt("vertex", "success", 4000.0, i=1, cost=134_000)]
     rows += [attempt("vertex", "Unavailable", 500.0, i=10 + k) for k in range(3)]
-    rows += [attempt("vertex", "cancelled", 900.0, i=20)]
+    rows += [attempt("vertex", "cancelled", 900.0, i=20, cost=134_000, possibly_billed=True)]
     # outside the window or another model: ignored
     rows += [attempt("gemini", "Unavailable", 1.0, age=timedelta(days=31), i=200)]
     rows += [attempt("fal", "success", 1.0, model="other-model", i=300)]
@@ -75,11 +66,30 @@ def test_provider_stats_on_a_known_data_set(db: Database) -> None:
         "provider": "vertex", "requests": 4, "successes": 1, "success_rate": 0.25,
         "latency_p50_ms": 4000.0, "latency_p95_ms": 4000.0, "latency_avg_ms": 4000.0,
         "ttfb_p50_ms": None, "ttfb_p95_ms": None,
+        # the cancelled hedge loser is out of the performance figures but shown apart in the spend
+        "spend_micros": 134_000, "possibly_billed": 1, "possibly_billed_micros": 134_000,
     }
     assert provider_stats(db, "unknown-model", NOW - timedelta(days=30)) == []
 
 
 def test_provider_with_only_failures() -> None:
-    [only] = summarize([("fal", "Timeout", 30000.0, None), ("fal", "Timeout", 30000.0, None)])
+    [only] = summarize([("fal", "Timeout", 30000.0, None, 0, False), ("fal", "Timeout", 30000.0, None, 0, False)])
     assert only["requests"] == 2 and only["successes"] == 0 and only["success_rate"] == 0.0
     assert only["latency_p50_ms"] is None and only["latency_avg_ms"] is None
+
+
+def test_possibly_billed_calls_are_shown_apart_in_the_reports(db: Database) -> None:
+    """A cancelled hedge loser the provider may bill: in the API's figures and in ``imagegate stats`` (issue 9)."""
+    from imagegate.catalog import load_catalog
+    from imagegate.telemetry.performance import format_block, model_providers
+
+    rows = [attempt("gemini", "success", 1000.0, i=1, cost=134_000),
+            attempt("gemini", "cancelled", 900.0, i=2, cost=134_000, possibly_billed=True)]  # fmt: skip
+    db.write_log([], [as_row(db, r) for r in rows])
+    model = load_catalog().get(MODEL)
+    assert model is not None
+    body = model_providers(db, model, window_days=30, active={"gemini"}, now=NOW)
+    gemini = next(p for p in body["data"] if p["provider"] == "gemini")["performance"]
+    assert (gemini["requests"], gemini["spend_micros"], gemini["possibly_billed"]) == (1, 134_000, 1)
+    text = format_block(body)
+    assert "- Spend: $0.1340" in text and "- Possibly billed (cancelled in flight): 1 call(s), $0.1340" in text

@@ -100,7 +100,13 @@ class Watched:
         self.problems: list[str] = []
         page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        # ERR_ABORTED: the browser itself dropped a request (the favicon, when the crawl navigates on), not a failure
+        page.on(
+            "requestfailed",
+            lambda r: (
+                None if "ERR_ABORTED" in (r.failure or "") else self.problems.append(f"failed: {r.url} {r.failure}")
+            ),
+        )
         page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
 
 

@@ -96,11 +96,15 @@ async def seed_history(router: Router, providers: list[str]) -> None:
 
 
 def pricing_fns(router: Router) -> tuple[Callable[..., object], Callable[..., object]]:
-    """(estimate, cost) as the gateway calls them: the router's ``Pricer`` where there is one (it keeps plans and
-    estimate totals), else the plain functions (before the ``Pricer`` existed)."""
+    """(estimate, cost) as the gateway calls them: a ``Pricer`` (it keeps plans and estimate totals; the router held
+    it until issue 9, the ``Gateway`` since), else the plain functions (before the ``Pricer`` existed)."""
     pricer = getattr(router, "pricer", None)
     if pricer is None:
-        return (lambda r, o, s: estimate(r, o, s).total_micros), cost
+        try:
+            from imagegate.pricing import Pricer
+        except ImportError:
+            return (lambda r, o, s: estimate(r, o, s).total_micros), cost
+        pricer = Pricer()
     return pricer.estimate_micros, pricer.cost
 
 

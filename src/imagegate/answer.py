@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -73,6 +72,10 @@ def attempt_json(a: Attempt) -> dict[str, Any]:
         out["hedged"] = True
     if a.cost_micros:
         out["cost_micros"] = a.cost_micros
+    if a.possibly_billed:
+        out["possibly_billed"] = True
+    if a.limit_hit:
+        out["limit_hit"] = a.limit_hit
     return out
 
 
@@ -94,10 +97,3 @@ def merge_results(results: list[ImageResult]) -> ImageResult:
         notes=notes,
     )
 
-
-def image_size(img: GeneratedImage) -> int:
-    if img.data is not None:
-        return len(img.data)
-    if img.b64 is not None:
-        return math.floor(len(img.b64) * 3 / 4)
-    return 0

@@ -12,24 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagegate.answer import answer_body, image_size, merge_results
+from imagegate.answer import answer_body, merge_results
 from imagegate.catalog.loader import Catalog
 from imagegate.catalog.schema import ModelRecord, Offer
 from imagegate.core.errors import (
     GatewayError,
     InvalidRequest,
     ProviderError,
-    Timeout,
     UpstreamError,
 )
 from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageResult, RenderSpec
 from imagegate.media.convert import normalise
 from imagegate.media.sizes import SizeMap
-from imagegate.pricing import dry_run_body
+from imagegate.pricing import Pricer, dry_run_body
 from imagegate.pricing.pricer import candidate_micros
 from imagegate.providers.base import Provider, ProviderCall
 from imagegate.providers.input_mapping import check_params
-from imagegate.router import AttemptContext, Candidate, Router
+from imagegate.router import AttemptContext, Candidate, Router, RouteResult
 from imagegate.store.blobs import BlobStore
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder
@@ -68,6 +67,7 @@ class Gateway:
         log_prompts: bool = False,
         placeholder_only: bool = False,
         metrics: Metrics | None = None,
+        pricer: Pricer | None = None,
     ) -> None:
         self.catalog = catalog
         self.providers = providers
@@ -81,6 +81,7 @@ class Gateway:
         self.log_prompts = log_prompts
         self.placeholder_only = placeholder_only
         self.metrics = metrics
+        self.pricer = pricer or Pricer()  # estimates per offer and costs per attempt; keeps plans between requests
 
     # ------------------------------------------------------------------ planning
 
@@ -116,7 +117,7 @@ class Gateway:
             except GatewayError as exc:
                 first_error = first_error or exc
                 continue
-            est = candidate_micros(self.router.pricer, request, offer, spec)
+            est = candidate_micros(self.pricer, request, offer, spec)
             wait = self._queue_wait(offer)
             planned.append(Planned(offer, spec, Candidate(offer=offer, estimated_cost_micros=est, queue_wait_s=wait)))
         if not planned:
@@ -150,33 +151,36 @@ class Gateway:
         if not ordered:
             raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
         chosen = next(p for p in planned if p.candidate is ordered[0])
-        return dry_run_body(model.id, chosen.offer, self.router.pricer.estimate(request, chosen.offer, chosen.spec))
+        return dry_run_body(model.id, chosen.offer, self.pricer.estimate(request, chosen.offer, chosen.spec))
 
     # ------------------------------------------------------------------ run
 
     async def run(self, request: ImageRequest) -> GatewayAnswer:
+        """Route, normalise, store and answer. Whatever happens (a refusal, a failure after the provider answered,
+        an error of our own, the client leaving), the request is logged once with every attempt and its cost."""
         started = time.perf_counter()
         started_wall = time.time()
         model_id: str | None = None
-        attempts: list[Attempt] = []
+        routed = RouteResult()  # filled by the router as attempts end, so nothing is lost if we are cancelled
+        chosen: Planned | None = None
         try:
             model, forced, planned = self.plan(request)
             model_id = model.id
             by_candidate = {id(p.candidate): p for p in planned}
-            deadline = time.monotonic() + self.request_timeout_s
+            clock = self.router.clock
+            deadline = clock.now() + self.request_timeout_s
 
             async def attempt(candidate: Candidate, ctx: AttemptContext) -> ImageResult:
-                p = by_candidate[id(candidate)]
-                return await self._call_offer(request, p, ctx, deadline)
+                return await self._call_offer(request, by_candidate[id(candidate)], ctx)
 
-            pricer = self.router.pricer
+            pricer = self.pricer
 
             def cost_of(candidate: Candidate, result: ImageResult) -> int:
                 p = by_candidate[id(candidate)]
                 cost = pricer.cost(result.usage, p.offer, resolution=p.spec.resolution, batch=request.batch)
                 return cost.total_micros
 
-            routed = await self.router.run(
+            await self.router.route(
                 model.id,
                 [p.candidate for p in planned],
                 attempt,
@@ -184,13 +188,14 @@ class Gateway:
                 forced_provider=forced,
                 deadline=deadline,
                 cost_of=cost_of,
+                out=routed,
             )
-            attempts = routed.attempts
+            if routed.error is not None:
+                raise client_error(routed.error)
+            assert routed.candidate is not None and routed.result is not None
             chosen = by_candidate[id(routed.candidate)]
             result = routed.result
-            # the router priced the winning attempt with cost_of: its cost is the request's cost
-            won = chosen.offer.provider
-            cost_micros = next((a.cost_micros for a in attempts if a.outcome == "success" and a.provider == won), 0)
+            cost_micros = routed.cost_micros  # the winning attempt's cost is the request's cost
             images = await normalise(
                 result.images,
                 output_format=request.output_format,
@@ -199,91 +204,44 @@ class Gateway:
                 background=request.background,
             )
             data = await self._render_data(images, request, result.text)
-            body = answer_body(request, model.id, chosen.offer, result, data, cost_micros, attempts)
-            image_bytes = sum(image_size(i) for i in images)
-            self._log(
-                request,
-                model_id,
-                chosen.offer,
-                200,
-                None,
-                None,
-                started,
-                started_wall,
-                result,
-                cost_micros,
-                len(images),
-                image_bytes,
-                attempts,
-            )
-            return GatewayAnswer(body, chosen.offer.provider, cost_micros, request.request_id, attempts)
-        except ProviderError as exc:  # a non-retryable refusal, returned as is
-            error = UpstreamError(
-                f"{exc.provider or 'provider'} refused the request: {exc.message}",
-                details={"provider": exc.provider, "reason": exc.reason},
-            )
-            attempts = getattr(exc, "attempts", attempts)
-            self._log(
-                request,
-                model_id,
-                None,
-                error.status,
-                exc.kind,
-                error.message,
-                started,
-                started_wall,
-                None,
-                0,
-                0,
-                0,
-                attempts,
-            )
-            raise error from None
+            body = answer_body(request, model.id, chosen.offer, result, data, cost_micros, routed.attempts)
+            done = RunEnd(200, images=len(images), image_bytes=sum(i.nbytes for i in images))
+            self._log(request, model_id, chosen, routed, done, started, started_wall)
+            return GatewayAnswer(body, chosen.offer.provider, cost_micros, request.request_id, routed.attempts)
         except GatewayError as exc:
-            attempts = getattr(exc, "attempts", None) or []
-            self._log(
-                request,
-                model_id,
-                None,
-                exc.status,
-                exc.code,
-                exc.message,
-                started,
-                started_wall,
-                None,
-                0,
-                0,
-                0,
-                attempts,
-            )
+            refusal = routed.error if isinstance(routed.error, ProviderError) else None
+            end = RunEnd(exc.status, refusal.kind if refusal else exc.code, exc.message)  # e.g. "ContentPolicy"
+            self._log(request, model_id, chosen, routed, end, started, started_wall)
+            raise
+        except asyncio.CancelledError:  # the client went away (or the server is stopping)
+            end = RunEnd(CLIENT_CLOSED, "CLIENT_DISCONNECTED", "the client disconnected before the answer")
+            self._log(request, model_id, chosen, routed, end, started, started_wall)
+            raise
+        except Exception as exc:  # a bug or an I/O failure of ours (blob store): logged, then the 500 handler
+            end = RunEnd(500, "INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+            self._log(request, model_id, chosen, routed, end, started, started_wall)
             raise
 
-    async def _call_offer(
-        self, request: ImageRequest, planned: Planned, ctx: AttemptContext, deadline: float
-    ) -> ImageResult:
-        """One routed attempt on one offer; ``n`` beyond the offer's limit becomes parallel calls."""
+    async def _call_offer(self, request: ImageRequest, planned: Planned, ctx: AttemptContext) -> ImageResult:
+        """One routed attempt on one offer; ``n`` beyond the offer's limit becomes parallel calls. The router
+        enforces the attempt's time limit (``ctx``); the calls carry it only as a hint for the provider."""
         provider = self.providers[planned.offer.provider]
         max_n = planned.offer.capabilities.max_n
         chunks = [max_n] * (request.n // max_n) + ([request.n % max_n] if request.n % max_n else [])
-        call_deadline = min(deadline, time.monotonic() + ctx.timeout_s)
+        now = self.router.clock.now
+        call_deadline = now() + ctx.timeout_s
 
         async def one(n: int) -> ImageResult:
-            call = ProviderCall(request=request, offer=planned.offer, spec=planned.spec, n=n, deadline=call_deadline)
-            try:
-                async with asyncio.timeout(max(0.001, call_deadline - time.monotonic())):
-                    return await provider.generate(call)
-            except TimeoutError:
-                raise Timeout(
-                    f"{planned.offer.provider}: no answer within the attempt's time limit",
-                    provider=planned.offer.provider,
-                ) from None
+            call = ProviderCall(request=request, offer=planned.offer, spec=planned.spec, n=n, deadline=call_deadline,
+                                clock=now)  # fmt: skip
+            return await provider.generate(call)
 
         if len(chunks) == 1:
             return await one(chunks[0])
         results = await asyncio.gather(*(one(n) for n in chunks), return_exceptions=True)
         # Retry each failed retryable sub-call once, in parallel, while time remains.
         failed = [i for i, r in enumerate(results) if isinstance(r, ProviderError) and r.retryable]
-        if failed and call_deadline - time.monotonic() > 1:
+        if failed and call_deadline - now() > 1:
             retried = await asyncio.gather(*(one(chunks[i]) for i in failed), return_exceptions=True)
             for i, r in zip(failed, retried, strict=True):
                 results[i] = r
@@ -313,18 +271,18 @@ class Gateway:
         self,
         request: ImageRequest,
         model_id: str | None,
-        offer: Offer | None,
-        status: int,
-        error_class: str | None,
-        error_message: str | None,
+        chosen: Planned | None,
+        routed: RouteResult,
+        end: RunEnd,
         started: float,
         started_wall: float,
-        result: ImageResult | None,
-        cost_micros: int,
-        image_count: int,
-        image_bytes: int,
-        attempts: list[Attempt],
     ) -> None:
+        """One request-log record (and its metrics). The provider and cost are the winning attempt's whenever
+        there was one, also when a later step failed: the provider billed it."""
+        attempts = list(routed.attempts)
+        offer = chosen.offer if chosen is not None else None
+        if offer is None and routed.candidate is not None:
+            offer = routed.candidate.offer
         ttfb = next((a.ttfb_ms for a in reversed(attempts) if a.outcome == "success"), None)
         rec = RequestRecord(
             id=request.request_id,
@@ -335,14 +293,14 @@ class Gateway:
             operation=request.operation,
             provider=offer.provider if offer else None,
             provider_model_id=offer.provider_model_id if offer else None,
-            status=status,
-            error_class=error_class,
-            error_message=error_message,
+            status=end.status,
+            error_class=end.error_class,
+            error_message=end.error_message,
             latency_ms=(time.perf_counter() - started) * 1000,
             ttfb_ms=ttfb,
-            cost_micros=cost_micros,
-            image_count=image_count,
-            image_bytes=image_bytes,
+            cost_micros=routed.cost_micros,
+            image_count=end.images,
+            image_bytes=end.image_bytes,
             prompt=request.prompt if self.log_prompts else None,
             dry_run=False,
             user=request.user,
@@ -351,3 +309,27 @@ class Gateway:
         self.recorder.record(rec)
         if self.metrics is not None:
             self.metrics.observe(rec)
+
+
+CLIENT_CLOSED = 499  # nginx's "client closed request": logged when the client left before the answer
+
+
+@dataclass(slots=True)
+class RunEnd:
+    """How a run ended, for its log record."""
+
+    status: int
+    error_class: str | None = None
+    error_message: str | None = None
+    images: int = 0
+    image_bytes: int = 0
+
+
+def client_error(error: GatewayError | ProviderError) -> GatewayError:
+    """The router's error as the client sees it: a non-retryable provider refusal becomes ``UPSTREAM_ERROR``."""
+    if isinstance(error, GatewayError):
+        return error
+    return UpstreamError(
+        f"{error.provider or 'provider'} refused the request: {error.message}",
+        details={"provider": error.provider, "reason": error.reason},
+    )

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from imagegate.api.auth import Authenticator
 from imagegate.api.files import extension
 from imagegate.api.parsing import Limits
 from imagegate.catalog.loader import Catalog, load_catalog
+from imagegate.core.redaction import register_secrets
 from imagegate.pipeline import Gateway
 from imagegate.providers.base import Provider
 from imagegate.providers.registry import build_providers
@@ -106,7 +109,21 @@ def build_blob_store(settings: Settings, db: Database) -> BlobStore:
     )
 
 
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every credential the settings hold, for value-based redaction: master and API keys, provider keys, and the
+    Vertex service account's private key (read from its file)."""
+    values = [settings.master_key or "", *settings.api_keys]
+    for ps in settings.providers.values():
+        values.append(ps.api_key or "")
+        if ps.credentials_file:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                info = json.loads(Path(ps.credentials_file).read_text())
+                values += [str(info.get("private_key") or ""), str(info.get("private_key_id") or "")]
+    return [v for v in values if v]
+
+
 async def build_services(settings: Settings) -> Services:
+    register_secrets(configured_secrets(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = load_catalog(settings.catalog_dirs)
     if settings.local:

@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.api import files, gallery, images, models
+from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
+from imagegate.core.redaction import install_log_redaction
 from imagegate.settings import Settings
 from imagegate.web.routes import web_routes
 
@@ -37,14 +39,16 @@ def api_endpoint(handler: Handler) -> Handler:
         request.state.key_id = principal.key_id if principal else None
         # the key's requests per minute: x-ratelimit-* headers on every answer, a 429 over the limit
         limit_headers = await services.tenancy.admit_call(principal)
-        if not limit_headers:
-            return await handler(request)
         try:
             response = await handler(request)
         except GatewayError as exc:
-            exc.headers = {**limit_headers, **exc.headers}
+            if limit_headers:
+                exc.headers = {**limit_headers, **exc.headers}
             raise
-        response.headers.update(limit_headers)
+        except ClientDisconnect:  # gone while sending its body: one line, not a traceback
+            return client_gone(request, "while sending its body")
+        if limit_headers:
+            response.headers.update(limit_headers)
         return response
 
     endpoint.__name__ = handler.__name__
@@ -125,6 +129,7 @@ def create_app(  # type: ignore[no-untyped-def]
         services = await factory(settings)
         await services.start()
         app.state.services = services
+        install_log_redaction()  # every log line through the one redaction (configured secrets included)
         _print_banner(settings, services)
         if tune_runtime and settings.runtime_tuning:
             from imagegate.runtime import tune_process

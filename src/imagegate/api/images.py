@@ -8,6 +8,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.body import capped
+from imagegate.api.disconnect import ClientGone, client_gone, until_disconnect
 from imagegate.api.encode import PartsResponse, encode_answer
 from imagegate.api.multipart import FormData, read_multipart
 from imagegate.api.parsing import build_request
@@ -34,14 +36,7 @@ def _check_declared_length(request: Request, limit: int) -> None:
 
 async def _read_json(request: Request, limit: int) -> dict:
     _check_declared_length(request, limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body too large: the limit is {limit} bytes.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = b"".join([chunk async for chunk in capped(request.stream(), limit)])
     if not body:
         raise InvalidRequest("The request body is empty: expected a JSON object.")
     try:
@@ -72,7 +67,10 @@ async def _respond(request: Request, image_request: ImageRequest) -> Response:
             },
         )
     async with services.tenancy.hold(principal, image_request) as hold:  # models, images/min, budget reservation
-        answer = await gateway.run(image_request)
+        try:
+            answer = await until_disconnect(request, gateway.run(image_request))
+        except ClientGone:  # the run logged the request as 499
+            return client_gone(request, "before its answer was ready")
         hold.settle(answer.cost_micros)
     return PartsResponse(
         encode_answer(answer.body),

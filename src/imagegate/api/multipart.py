@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from imagegate.core.errors import InvalidRequest, PayloadTooLarge
+from imagegate.api.body import capped
+from imagegate.core.errors import InvalidRequest
 
 MAX_PARTS = 64
 MAX_FIELD_BYTES = 256 * 1024
@@ -114,12 +115,8 @@ async def read_multipart(content_type: str, stream: AsyncIterator[bytes], *, max
         "on_headers_finished": collector.on_headers_finished,
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
-    total = 0
     try:
-        async for chunk in stream:
-            total += len(chunk)
-            if total > max_bytes:
-                raise PayloadTooLarge(f"Upload too large: the limit is {max_bytes} bytes.")
+        async for chunk in capped(stream, max_bytes):
             if chunk:
                 parser.write(chunk)
         parser.finalize()

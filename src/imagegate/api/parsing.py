@@ -54,6 +54,10 @@ class Limits:
         self.max_n = max_n
 
 
+# the request log's column sizes (store/models.py): a longer value is refused at the edge, never silently dropped
+MAX_CHARS = {"model": 200, "user": 256}
+
+
 def _str(data: dict[str, Any], key: str, *, required: bool = False, choices: tuple[str, ...] = ()) -> str | None:
     value = data.get(key)
     if value is None:
@@ -62,6 +66,11 @@ def _str(data: dict[str, Any], key: str, *, required: bool = False, choices: tup
         return None
     if not isinstance(value, str):
         raise InvalidRequest(f"Invalid type for '{key}': expected a string, got {type(value).__name__}.", param=key)
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refused here rather than lost from the request log
+        raise InvalidRequest(f"Invalid value for '{key}': it contains a NUL character.", param=key)
+    limit = MAX_CHARS.get(key)
+    if limit is not None and len(value) > limit:
+        raise InvalidRequest(f"'{key}' is too long: {len(value)} characters, the maximum is {limit}.", param=key)
     if choices and value not in choices:
         raise InvalidRequest(
             f"Invalid value for '{key}': {value!r}. Supported values are: {', '.join(repr(c) for c in choices)}.",

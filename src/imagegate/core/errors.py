@@ -7,23 +7,15 @@ Two families:
   ``retryable`` whether to fail over; the API turns the final one into a ``GatewayError``.
 
 Messages must never contain secrets: adapters build them from upstream *bodies*, never from
-request headers, and ``redact`` scrubs anything that looks like a key.
+request headers, and ``redact`` (``core/redaction.py``) scrubs every configured secret and anything that looks
+like a key.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-_SECRET_PATTERNS = re.compile(
-    r"(r8_[A-Za-z0-9]{8,}|sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|ya29\.[0-9A-Za-z_\-\.]+"
-    r"|(?i:bearer|key)\s+[A-Za-z0-9_\-\.:]{12,}|ig-[A-Za-z0-9_\-]{16,})"
-)
-
-
-def redact(text: str) -> str:
-    """Replace anything that looks like a credential with ``[redacted]``."""
-    return _SECRET_PATTERNS.sub("[redacted]", text)
+from imagegate.core.redaction import redact as redact  # re-exported: the one redaction function
 
 
 class GatewayError(Exception):

@@ -93,6 +93,13 @@ class GeneratedImage:
     width: int | None = None
     height: int | None = None
 
+    @property
+    def nbytes(self) -> int:
+        """The image's size in bytes, estimated from the base64 length without decoding when only that is held."""
+        if self.data is not None:
+            return len(self.data)
+        return len(self.b64) * 3 // 4 if self.b64 is not None else 0
+
 
 @dataclass(slots=True)
 class Usage:
@@ -179,3 +186,7 @@ class Attempt:
     started_at: float = 0.0  # unix seconds
     images: int = 0
     bytes: int = 0
+    # cancelled while in flight (a hedge that lost, a client that left): the provider may still bill it, so
+    # ``cost_micros`` holds the offer's estimate and reports show it apart from the request's own cost
+    possibly_billed: bool = False
+    limit_hit: str | None = None  # for a Timeout: "attempt_timeout" or "request_deadline" (which limit fired)

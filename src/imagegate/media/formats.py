@@ -46,6 +46,12 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def sniff_mime(data: bytes) -> str | None:
+    """The MIME type of an image format we serve (png, jpeg, webp, gif, avif) from its first bytes, else None."""
+    fmt = sniff_format(data)
+    return MIME_TYPES.get(fmt) if fmt is not None else None
+
+
 def _sniff_ftyp(head: bytes) -> str | None:
     """ISO-BMFF: the major brand, then the compatible brands of the ``ftyp`` box."""
     size = int.from_bytes(head[:4], "big")

@@ -3,7 +3,7 @@
 Offers are frozen and requests come in few shapes, so a gateway prices the same (offer, resolution, batch) again and
 again: the pricer keeps one ``PricePlan`` per shape, and the total of each estimate shape (offer, render spec,
 quality, n, prompt tokens, input images, batch) for price ordering. Results are exactly those of ``cost.cost`` and
-``estimate.estimate``. Caches belong to the object (the app builds one; see ``Router.pricer``), are keyed by the
+``estimate.estimate``. Caches belong to the object (the app builds one; see ``Gateway.pricer``), are keyed by the
 offer's identity with the offer kept alongside (an id is never trusted alone), and are cleared when full.
 """
 

@@ -8,7 +8,8 @@ Replicate's polling) and returns an ``ImageResult`` or raises a typed ``Provider
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from imagegate.catalog.schema import Offer
@@ -21,10 +22,13 @@ class ProviderCall:
     offer: Offer
     spec: RenderSpec
     n: int  # images asked of this one upstream call (<= offer.capabilities.max_n)
-    deadline: float  # time.monotonic() by which the call must be over
+    # when the router will cancel this call, on ``clock`` (the router's). The router enforces it; an adapter
+    # reads it only to tell the provider (Replicate's ``Prefer: wait`` / ``Cancel-After``) or to skip a step
+    deadline: float
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def remaining(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
+        return max(0.0, self.deadline - self.clock())
 
 
 @runtime_checkable

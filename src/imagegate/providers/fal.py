@@ -5,8 +5,10 @@
   (they carry no ``/edit``).
 - ``Authorization: Key <FAL_KEY>`` goes to the queue host only. Output image URLs (``v3.fal.media``) are public and
   fetched without it, so the key never leaves for another host.
-- Polling follows an injectable delay schedule with jitter; at the call's deadline or on cancellation the request is
-  cancelled upstream (``PUT cancel_url``, best effort, shielded) before ``Timeout`` / ``CancelledError`` goes up.
+- Polling follows an injectable delay schedule with jitter. The status answers ``202 Accepted`` while the request
+  is ``IN_QUEUE`` / ``IN_PROGRESS`` and 200 once ``COMPLETED``: every 2xx is an answer, the state is read from the
+  body (as fal_client does). When the router cancels the call (its time limit, a lost hedge, the client gone) the
+  request is cancelled upstream (``PUT cancel_url``, best effort, shielded) before ``CancelledError`` goes up.
 - Errors: ``detail`` (string, or a list of typed objects: ``content_policy_violation`` -> ``ContentPolicy``),
   ``error_type`` / ``X-Fal-Error-Type`` (``request_timeout`` -> ``Timeout``, runner failures -> ``Unavailable``),
   HTTP status (401/403 auth, 429 rate limit, 4xx invalid, 5xx unavailable); ``X-Fal-Retryable: false`` turns an
@@ -26,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from imagegate.core.backoff import jittered
 from imagegate.core.errors import (
     AuthFailed,
     BadResponse,
@@ -37,8 +40,9 @@ from imagegate.core.errors import (
     Unavailable,
 )
 from imagegate.core.types import GeneratedImage, ImageResult, Usage, billed_megapixels
+from imagegate.media.formats import sniff_mime
 from imagegate.providers.base import ProviderCall
-from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
+from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, ok, retry_after_seconds
 from imagegate.providers.input_mapping import build_input, endpoint
 from imagegate.settings import ProviderSettings
 
@@ -52,14 +56,6 @@ EXTRA_FIELDS = ("safety_tolerance", "enable_web_search", "limit_generations")
 TIMEOUT_ERROR_TYPES = ("request_timeout", "startup_timeout")
 MAX_POLL_ERRORS = 3  # consecutive transient status-poll failures tolerated
 CANCEL_TIMEOUT_S = 5.0
-_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"), (b"GIF8", "image/gif"))
-
-
-def sniff_mime(data: bytes, declared: str | None = None) -> str:
-    for magic, mime in _MAGIC:
-        if data.startswith(magic):
-            return mime
-    return declared or "application/octet-stream"
 
 
 def _data_uri(data: bytes, mime: str) -> str:
@@ -98,20 +94,17 @@ class FalProvider:
             url, body = self._submission(call)
         if call.remaining() <= 0:
             raise Timeout("fal: the deadline passed before the call started", provider=self.name)
-        resp = await self._http.request("POST", url, headers=self._auth(), json=body, timeout=call.remaining())
-        if resp.status != 200:
+        resp = await self._http.request("POST", url, headers=self._auth(), json=body)
+        if not ok(resp.status):
             raise self._error(resp)
         queued = resp.json()
         if not isinstance(queued, dict) or not queued.get("request_id"):
             raise BadResponse("fal: the submit answer has no request_id", provider=self.name, status=resp.status)
         request_id = str(queued["request_id"])
         urls = self._queue_urls(call.offer.provider_model_id, queued)
-        try:
-            result, ttfb_at = await asyncio.wait_for(self._await_result(urls, started), timeout=call.remaining())
-            images = await asyncio.wait_for(self._images(result), timeout=call.remaining())
-        except TimeoutError:
-            await self._cancel(urls["cancel_url"])
-            raise Timeout("fal: the call ran past its deadline; request cancelled", provider=self.name) from None
+        try:  # the router cancels this call at its time limit: then the request is cancelled upstream too
+            result, ttfb_at = await self._await_result(urls, started)
+            images = await self._images(result)
         except asyncio.CancelledError:
             await self._cancel(urls["cancel_url"])
             raise
@@ -142,8 +135,9 @@ class FalProvider:
     def _submission(self, call: ProviderCall) -> tuple[str, dict[str, Any]]:
         req, offer, spec = call.request, call.offer, call.spec
         if not 1 <= call.n <= FAL_MAX_IMAGES:
-            raise ProviderInvalidRequest(f"fal: num_images must be 1-{FAL_MAX_IMAGES}, not {call.n}",
-                                         provider=self.name)
+            raise ProviderInvalidRequest(
+                f"fal: num_images must be 1-{FAL_MAX_IMAGES}, not {call.n}", provider=self.name
+            )
         url = f"{self.base_url}/{offer.provider_model_id}"
         body: dict[str, Any] = {
             "prompt": req.prompt,
@@ -189,15 +183,13 @@ class FalProvider:
 
     def poll_delay(self, attempt: int) -> float:
         base = self._schedule[min(attempt, len(self._schedule) - 1)]
-        if base <= 0 or self._jitter <= 0:
-            return max(0.0, base)
-        return base * self._rng.uniform(1 - self._jitter, 1 + self._jitter)
+        return jittered(base, self._jitter, self._rng)
 
     async def _await_result(self, urls: dict[str, str], started: float) -> tuple[dict[str, Any], float]:
         error_type = await self._poll(urls["status_url"])
         resp = await self._http.request("GET", urls["response_url"], headers=self._auth())
         ttfb_at = (time.perf_counter() - started) * 1000 - resp.elapsed_ms + resp.ttfb_ms
-        if resp.status != 200:
+        if not ok(resp.status):
             raise self._error(resp, error_type)
         result = resp.json()
         if not isinstance(result, dict):
@@ -211,7 +203,7 @@ class FalProvider:
         while True:
             try:
                 resp = await self._http.request("GET", status_url, headers=self._auth())
-                if resp.status != 200:
+                if not ok(resp.status):  # 202 while queued or running, 200 once completed
                     raise self._error(resp)
                 status = resp.json()
                 failures = 0
@@ -264,16 +256,19 @@ class FalProvider:
             declared = declared or head[5:].split(";")[0] or None
         else:
             resp = await self._http.request("GET", url)  # public CDN URL: no credentials
-            if resp.status != 200:
-                raise Unavailable(f"fal: downloading an output image failed (HTTP {resp.status})",
-                                  provider=self.name, status=resp.status)
+            if not ok(resp.status):
+                raise Unavailable(
+                    f"fal: downloading an output image failed (HTTP {resp.status})",
+                    provider=self.name,
+                    status=resp.status,
+                )
             data = resp.body
             declared = declared or resp.headers.get("Content-Type")
         if not data:
             raise BadResponse("fal: an output image is empty", provider=self.name)
         width, height = entry.get("width"), entry.get("height")
         return GeneratedImage(
-            mime_type=sniff_mime(data, declared),
+            mime_type=sniff_mime(data) or declared or "application/octet-stream",
             data=data,
             width=width if isinstance(width, int) else None,
             height=height if isinstance(height, int) else None,
@@ -334,4 +329,3 @@ def map_error(provider: str, status: int, body: bytes, headers: Any, error_type:
     if status >= 500 or status == 409 or retryable == "true":
         return Unavailable(text, **kw)
     return ProviderInvalidRequest(text, **kw)
-

@@ -47,7 +47,7 @@ class GeminiProvider:
         body = predict_body(call, vertex=False) if predict else build_body(call, vertex=False)
         headers = {"x-goog-api-key": self._key}
         url = self.url(call.offer.provider_model_id, "predict" if predict else "generateContent")
-        resp = await self._http.request("POST", url, headers=headers, json=body, timeout=remaining)
+        resp = await self._http.request("POST", url, headers=headers, json=body)
         return predict_result(resp, call, self.name) if predict else result_of(resp, call, self.name)
 
     async def aclose(self) -> None:

@@ -3,8 +3,11 @@ time to first byte, and the mapping of transport failures onto typed provider er
 
 from __future__ import annotations
 
+import email.utils
+import math
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import aiohttp
@@ -155,18 +158,34 @@ class UpstreamClient:
         self._session = None
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """Parse ``Retry-After`` (seconds form) or ``retry-after-ms``."""
-    ms = headers.get("retry-after-ms") if headers is not None else None
+def ok(status: int) -> bool:
+    """Every 2xx is an answer (fal's queue status is ``202 Accepted`` until the request completes)."""
+    return 200 <= status < 300
+
+
+def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` in either of its forms (RFC 9110 10.2.3): a number
+    of seconds, or an HTTP-date (``Wed, 21 Oct 2026 07:28:00 GMT``), counted from ``now`` (unix seconds, default
+    the wall clock). A date in the past is 0; an unreadable value is None."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return float(ms) / 1000
+            return max(0.0, float(ms) / 1000)
         except ValueError:
             pass
-    value = headers.get("Retry-After") if headers is not None else None
-    if value:
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
         try:
-            return float(value)
-        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
             return None
-    return None
+        if when.tzinfo is None:  # an obsolete date form without a zone: HTTP dates are GMT
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, seconds) if math.isfinite(seconds) else None

@@ -80,10 +80,10 @@ class OpenAIProvider:
         headers = {"Authorization": f"Bearer {self._key}"}
         if call.request.operation == "edit":
             resp = await self._http.request("POST", f"{self.base_url}/images/edits", headers=headers,
-                                            data=self._form(call, params), timeout=call.remaining())
+                                            data=self._form(call, params))
         else:
             resp = await self._http.request("POST", f"{self.base_url}/images/generations", headers=headers,
-                                            json=params, timeout=call.remaining())
+                                            json=params)
         if resp.status != 200:
             raise map_error(self.name, resp)
         return self._result(call, resp, params.get("output_format"))

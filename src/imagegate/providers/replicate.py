@@ -36,6 +36,7 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
+from imagegate.core.backoff import exponential, jittered
 from imagegate.core.errors import (
     AuthFailed,
     BadResponse,
@@ -47,6 +48,7 @@ from imagegate.core.errors import (
     Unavailable,
 )
 from imagegate.core.types import GeneratedImage, ImageResult, InputImage, Usage, billed_megapixels
+from imagegate.media.formats import sniff_mime
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, retry_after_seconds
 from imagegate.providers.input_mapping import build_input as mapped_input
@@ -76,10 +78,10 @@ class PollSchedule:
     jitter: float = 0.2  # +-20 %
 
     def delays(self, rng: random.Random) -> Iterator[float]:
-        delay = self.initial_s
+        step = 0
         while True:
-            yield max(0.0, delay * (1 + rng.uniform(-self.jitter, self.jitter)))
-            delay = min(self.cap_s, delay * self.factor)
+            yield jittered(exponential(step, self.initial_s, self.cap_s, self.factor), self.jitter, rng)
+            step += 1
 
 
 class ReplicateProvider:
@@ -130,7 +132,7 @@ class ReplicateProvider:
             "Cancel-After": f"{max(5, math.ceil(remaining))}s",
         }
         url = f"{self._base}/v1/models/{call.offer.provider_model_id}/predictions"
-        resp = await self._http.request("POST", url, headers=headers, json=body, timeout=remaining)
+        resp = await self._http.request("POST", url, headers=headers, json=body)
         self._raise_for_status(resp, creating=True)
         pred = _prediction(resp)
         try:
@@ -163,7 +165,8 @@ class ReplicateProvider:
         while pred.get("status") not in TERMINAL:
             await self._sleep(min(next(delays), _left(call)))
             try:
-                resp = await self._http.request("GET", _url(pred, "get"), headers=self._auth(), timeout=_left(call))
+                _left(call)
+                resp = await self._http.request("GET", _url(pred, "get"), headers=self._auth())
                 self._raise_for_status(resp, creating=False)
                 pred = _prediction(resp)
                 errors = 0
@@ -211,10 +214,12 @@ class ReplicateProvider:
 
     async def _download(self, url: str, call: ProviderCall, started: float) -> tuple[GeneratedImage, float]:
         headers = self._auth() if url.startswith(self._base + "/") else None  # never send the token elsewhere
-        resp = await self._http.request("GET", url, headers=headers, timeout=_left(call))
+        _left(call)
+        resp = await self._http.request("GET", url, headers=headers)
         if resp.status >= 400:
-            raise Unavailable(f"replicate: output download failed (HTTP {resp.status})", provider=self.name,
-                              status=resp.status)
+            raise Unavailable(
+                f"replicate: output download failed (HTTP {resp.status})", provider=self.name, status=resp.status
+            )
         mime = sniff_mime(resp.body) or resp.headers.get("Content-Type", "").split(";")[0].strip()
         if not mime.startswith("image/"):
             raise BadResponse("replicate: the output is not an image", provider=self.name)
@@ -234,10 +239,9 @@ class ReplicateProvider:
             return f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode()}"
         form = aiohttp.FormData()
         ext = image.mime_type.split("/")[-1]
-        form.add_field("content", image.data, filename=image.filename or f"input.{ext}",
-                       content_type=image.mime_type)
-        resp = await self._http.request("POST", f"{self._base}/v1/files", headers=self._auth(), data=form,
-                                        timeout=_left(call))
+        form.add_field("content", image.data, filename=image.filename or f"input.{ext}", content_type=image.mime_type)
+        _left(call)
+        resp = await self._http.request("POST", f"{self._base}/v1/files", headers=self._auth(), data=form)
         self._raise_for_status(resp, creating=True)
         obj = resp.json()
         url = obj.get("urls", {}).get("get") if isinstance(obj, dict) else None
@@ -291,18 +295,9 @@ def build_input(call: ProviderCall, image_refs: list[str]) -> dict[str, Any]:
     return inp
 
 
-def sniff_mime(data: bytes) -> str | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
 def _left(call: ProviderCall) -> float:
-    """Seconds left for the next upstream step; the deadline passed is a ``Timeout``."""
+    """Seconds left before the router cancels this call (to bound a poll's sleep); none left is a ``Timeout``,
+    so that no new upstream step starts once the call is over."""
     left = call.remaining()
     if left <= 0:
         raise Timeout("replicate: deadline reached", provider="replicate")

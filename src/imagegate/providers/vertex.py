@@ -198,7 +198,7 @@ class VertexProvider:
         if remaining <= 0:
             raise Timeout("vertex: deadline reached", provider=self.name)
         headers = {"Authorization": f"Bearer {token}"}
-        return await self._http.request("POST", url, headers=headers, json=body, timeout=remaining)
+        return await self._http.request("POST", url, headers=headers, json=body)
 
     async def aclose(self) -> None:
         await self._http.aclose()

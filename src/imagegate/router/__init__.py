@@ -4,7 +4,7 @@ retries under a budget, circuit breakers and optional hedging. State in memory o
 See docs/routing.md.
 """
 
-from imagegate.router.clock import Clock, FakeClock, SystemClock
+from imagegate.router.clock import Clock, SystemClock
 from imagegate.router.config import RouterConfig, RouterConfigError
 from imagegate.router.health import OfferHealth, StateParams
 from imagegate.router.redis_state import RedisRouterState
@@ -18,7 +18,6 @@ __all__ = [
     "Candidate",
     "Clock",
     "CostFn",
-    "FakeClock",
     "MemoryRouterState",
     "OfferHealth",
     "RedisRouterState",

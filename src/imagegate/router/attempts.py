@@ -1,8 +1,10 @@
 """The attempt loop of one request: failover, retries with backoff, per-attempt timeouts, hedging.
 
 At most two attempts are in flight (a primary and one hedge). The loop waits for the first of: an attempt
-finishing, an attempt's time limit, the hedge point, the request's deadline — all on the router's clock,
-so tests drive it with a ``FakeClock``. Every attempt started ends up in ``attempts`` (start order).
+finishing, an attempt's time limit, the hedge point, the request's deadline, all on the router's clock: this is
+the one place where both limits are enforced, and the recorded Timeout says which one fired (``limit_hit``).
+Tests drive the same code on ``imagegate.testing.clock.FakeClock``. Every attempt started ends up in the
+``RouteResult``'s ``attempts`` (start order) as soon as it is over, so a caller cancelled mid-route still has them.
 """
 
 from __future__ import annotations
@@ -17,17 +19,17 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from imagegate.core.backoff import exponential, full_jitter
 from imagegate.core.errors import (
-    AllProvidersExhausted,
     AuthFailed,
     GatewayError,
     ProviderError,
-    RateLimitedError,
     Timeout,
 )
 from imagegate.core.types import Attempt, ImageResult
 from imagegate.router import inline
-from imagegate.router.clock import SystemClock
+from imagegate.router.exhausted import exhausted_error
+from imagegate.router.limits import LIMITS, attempt_limit
 from imagegate.router.ordering import OfferView, delayed_score, refresh, score_views
 from imagegate.router.types import AttemptContext, AttemptFn, CostFn, RouteResult
 
@@ -46,6 +48,7 @@ class Flight:
     started: float  # clock.now()
     started_wall: float
     timeout_at: float
+    limit: str  # which limit ``timeout_at`` is: "attempt_timeout" or "request_deadline"
     hedged: bool  # ran in a hedged race (the hedge itself, or a primary that got one)
     pending: Awaitable[ImageResult] | None = None  # an inline attempt not yet awaited (``task`` is its outcome)
 
@@ -68,6 +71,7 @@ class AttemptLoop:
         deadline: float,
         n_last_resort: int,
         adaptive: bool = False,
+        out: RouteResult | None = None,
     ) -> None:
         self.r = router
         self.cfg = router.config
@@ -79,8 +83,9 @@ class AttemptLoop:
         self.deadline = deadline
         self.policy = router.policy_for(model_id)
         self.hedging = self.policy.hedging
-        # Without hedging one attempt at a time: await it inline (see inline.py) on the system clock.
-        self.inline = not self.hedging.enabled and type(router.clock) is SystemClock
+        # Without hedging one attempt at a time: await it inline (see inline.py), on whatever clock.
+        self.inline = not self.hedging.enabled
+        self.out = out if out is not None else RouteResult()
         split = len(views) - n_last_resort
         self.queue: deque[QueueItem] = deque(QueueItem(v, 1, i >= split) for i, v in enumerate(views))
         self.tries: dict[int, int] = {}  # by candidate id: attempts started
@@ -97,6 +102,8 @@ class AttemptLoop:
     # ------------------------------------------------------------------ main loop
 
     async def run(self) -> RouteResult:
+        """Fill and return ``out``. A cancellation of the request propagates after every attempt in flight was
+        settled (recorded as cancelled, possibly billed) into ``out``."""
         try:
             while True:
                 if not self.inflight:
@@ -109,15 +116,15 @@ class AttemptLoop:
                     self._start(item, hedged=False)
                 done = await self._wait(self._wake_time())
                 if done:
-                    result = await self._finish_done(done)
-                    if result is not None:
-                        return result
+                    if await self._finish_done(done):
+                        return self.out
                 else:
                     await self._on_timer()
         finally:
             for flight in list(self.inflight.values()):
                 await self._settle_loser(flight)
-        raise self._exhausted()
+        self.out.error = self._exhausted()
+        return self.out
 
     def _wake_time(self) -> float:
         wake = min([self.deadline, *(f.timeout_at for f in self.inflight.values())])
@@ -131,7 +138,7 @@ class AttemptLoop:
                 delay = wake - self.clock.now()
                 if delay > _EPS:
                     attempt, flight.pending = flight.pending, None
-                    await inline.run_inline(attempt, flight.task, delay)
+                    await inline.run_inline(attempt, flight.task, self.clock.timeout(delay))
                 return {flight.task} if flight.task.done() else set()
         tasks = set(self.inflight)
         delay = wake - self.clock.now()
@@ -162,8 +169,9 @@ class AttemptLoop:
                 return None
             delay = 0.0
             if item.pass_no > 1:
-                backoff = self.cfg.retry.backoff_base_s * 2 ** (item.pass_no - 2)
-                delay = self.r.rng.uniform(0, min(self.cfg.retry.backoff_cap_s, backoff))
+                retry = self.cfg.retry
+                backoff = exponential(item.pass_no - 2, retry.backoff_base_s, retry.backoff_cap_s)
+                delay = full_jitter(backoff, self.r.rng)
             if item.pass_no > 1 or not item.last_resort:  # a last resort goes at once; others wait out a pause
                 delay = max(delay, self._paused_until(item.view.provider) - self.clock.wall())
             if delay > 0 and self.clock.now() + delay >= self.deadline:
@@ -219,18 +227,11 @@ class AttemptLoop:
         """``v``'s score with the wait until its pause (for everyone, or this request's own) ends added."""
         return delayed_score(v, self._paused_until(v.provider) - now_wall, self.views, self.policy.weights)
 
-    def _timeout_for(self, view: OfferView) -> float:
-        remaining = max(0.0, self.deadline - self.clock.now())
-        t = self.cfg.attempt_timeout
-        h = view.health
-        if h.successes >= self.cfg.health.min_samples and (p95 := h.quantile_s(0.95)) is not None:
-            limit = max(t.floor_s, t.multiplier * p95)
-        else:
-            limit = t.cold_s if t.cold_s is not None else remaining
-        return min(remaining, limit)
-
     def _start(self, item: QueueItem, *, hedged: bool) -> Flight:
-        timeout = self._timeout_for(item.view)
+        tries = self.tries
+        untried_others = len(self.views) - len(tries) - (0 if id(item.view.candidate) in tries else 1)
+        remaining = max(0.0, self.deadline - self.clock.now())
+        timeout, limit = attempt_limit(item.view, remaining, untried_others, self.cfg)
         ctx = AttemptContext(
             timeout_s=timeout, hedged=hedged, attempt_index=self.started, deadline=self.deadline,
             retry=item.pass_no > 1,
@@ -242,10 +243,10 @@ class AttemptLoop:
         attempt = self.attempt_fn(item.view.candidate, ctx)
         if self.inline:
             task: asyncio.Future[ImageResult] = asyncio.get_running_loop().create_future()
-            flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, hedged, attempt)
+            flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, limit, hedged, attempt)
         else:
             task = asyncio.ensure_future(attempt)
-            flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, hedged)
+            flight = Flight(item.view, ctx, task, now, self.clock.wall(), now + timeout, limit, hedged)
         self.inflight[task] = flight
         return flight
 
@@ -313,15 +314,17 @@ class AttemptLoop:
                 inline.close(flight.pending)
                 with contextlib.suppress(BaseException):
                     await flight.task
-                what = "the request's deadline" if now >= self.deadline - _EPS else "its time limit"
-                msg = f"no answer within {what} ({flight.ctx.timeout_s:.1f} s)"
-                err = Timeout(msg, provider=flight.view.provider)
+                limit = "request_deadline" if now >= self.deadline - _EPS else flight.limit
+                what = "the request's deadline" if limit == "request_deadline" else "its attempt timeout"
+                msg = f"no answer within {what} ({flight.ctx.timeout_s:.2f} s)"
+                err = Timeout(msg, provider=flight.view.provider, reason=limit)
                 await self._failed(flight, "Timeout", err)
         hedge_at = self._hedge_at()
         if hedge_at is not None and now >= hedge_at - _EPS:
             await self._try_hedge()
 
-    async def _finish_done(self, done: set[asyncio.Future[ImageResult]]) -> RouteResult | None:
+    async def _finish_done(self, done: set[asyncio.Future[ImageResult]]) -> bool:
+        """Record the finished attempts; True when the route is decided (a winner, or a non-retryable refusal)."""
         flights = sorted((self.inflight.pop(t) for t in done), key=lambda f: f.ctx.attempt_index)
         winner: tuple[Flight, ImageResult] | None = None
         fatal: ProviderError | None = None
@@ -332,21 +335,22 @@ class AttemptLoop:
             elif isinstance(outcome, ProviderError) and not outcome.retryable:
                 fatal = fatal or outcome
         if winner is None and fatal is None:
-            return None
+            return False
         for flight in list(self.inflight.values()):
             await self._settle_loser(flight)
         if winner is not None:
-            return RouteResult(result=winner[1], candidate=winner[0].view.candidate, attempts=self.attempts)
-        assert fatal is not None
-        fatal.attempts = self.attempts  # type: ignore[attr-defined]
-        raise fatal
+            self.out.result, self.out.candidate = winner[1], winner[0].view.candidate
+            self.out.winner = self.records[winner[0].ctx.attempt_index]
+        else:
+            self.out.error = fatal
+        return True
 
     async def _outcome(self, flight: Flight) -> ImageResult | ProviderError | None:
         """Record a finished attempt; return its result, its error, or None when it was cancelled."""
         latency = self.clock.now() - flight.started
         try:
             result = flight.task.result()
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # it cancelled itself
             self._record(flight, "cancelled", latency)
             return None
         except ProviderError as exc:
@@ -402,7 +406,9 @@ class AttemptLoop:
         if flight.task.cancel():
             with contextlib.suppress(BaseException):
                 await flight.task
-            self._record(flight, "cancelled", self.clock.now() - flight.started)
+            # cancelled while the provider was working on it: it may bill the call anyway (no cancel API, or
+            # a cancel that came too late), so it is kept at the offer's estimate and flagged
+            self._record(flight, "cancelled", self.clock.now() - flight.started, possibly_billed=True)
         else:
             await self._outcome(flight)
 
@@ -415,8 +421,12 @@ class AttemptLoop:
         error: ProviderError | None = None,
         result: ImageResult | None = None,
         cost: int = 0,
+        possibly_billed: bool = False,
     ) -> None:
-        offer = flight.view.candidate.offer
+        candidate = flight.view.candidate
+        offer = candidate.offer
+        if possibly_billed:
+            cost = candidate.estimated_cost_micros
         self.records[flight.ctx.attempt_index] = Attempt(
             provider=offer.provider,
             provider_model_id=offer.provider_model_id,
@@ -429,42 +439,19 @@ class AttemptLoop:
             hedged=flight.hedged,
             started_at=flight.started_wall,
             images=len(result.images) if result is not None else 0,
-            bytes=sum(_size(i.data, i.b64) for i in result.images) if result is not None else 0,
+            bytes=sum(i.nbytes for i in result.images) if result is not None else 0,
+            possibly_billed=possibly_billed,
+            limit_hit=error.reason if outcome == "Timeout" and error is not None and error.reason in LIMITS else None,
         )
+        out = self.out.attempts
+        if flight.ctx.attempt_index == len(out):  # the usual order (always without hedging)
+            out.append(self.records[flight.ctx.attempt_index])
+        else:
+            out[:] = self.attempts
 
     @property
     def attempts(self) -> list[Attempt]:
         return [self.records[i] for i in sorted(self.records)]
 
     def _exhausted(self) -> GatewayError:
-        attempts = self.attempts
-        parts = [
-            f"{a.provider} {a.outcome}{f' ({a.status})' if a.status else ''} after {a.latency_ms:.0f} ms"
-            + (f": {a.error}" if a.error else "")
-            for a in attempts
-        ]
-        msg = f"All providers failed for model '{self.model_id}' after {len(attempts)} attempt(s)"
-        msg += (": " + "; ".join(parts)) if parts else ""
-        if self.stop_reason:
-            msg += f" ({self.stop_reason})"
-        details = {"attempts": [_attempt_detail(a) for a in attempts]}
-        err: GatewayError
-        if attempts and self.cfg.retry.rate_limited_as_429 and all(a.outcome == "RateLimited" for a in attempts):
-            waits = [e.retry_after for e in self.errors.values() if e.retry_after]
-            headers = {"Retry-After": str(max(1, math.ceil(min(waits))))} if waits else {}
-            err = RateLimitedError(msg, details=details, headers=headers)
-        else:
-            err = AllProvidersExhausted(msg, details=details)
-        err.attempts = attempts  # type: ignore[attr-defined]
-        return err
-
-
-def _attempt_detail(a: Attempt) -> dict[str, object]:
-    return {"provider": a.provider, "outcome": a.outcome, "latency_ms": round(a.latency_ms, 1), "status": a.status,
-            "error": a.error}  # fmt: skip
-
-
-def _size(data: bytes | None, b64: str | None) -> int:
-    if data is not None:
-        return len(data)
-    return len(b64) * 3 // 4 if b64 else 0
+        return exhausted_error(self.model_id, self.attempts, self.errors.values(), self.stop_reason, self.cfg)

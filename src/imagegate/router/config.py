@@ -1,15 +1,18 @@
-"""``RouterConfig``: the ``routing`` section of the settings, validated once, with errors that name the field.
+"""``RouterConfig``: the ``routing`` section of the settings, validated once by pydantic, with errors that name the
+key and the expected type or range.
 
-Every section is a frozen dataclass whose fields are the config keys (see docs/routing.md). Unknown keys,
-wrong types and out-of-range values raise ``RouterConfigError`` with a dotted path such as
-``routing.breaker.cooldown_s``.
+Every section is a frozen pydantic model whose fields are the config keys (see docs/routing.md). Unknown keys,
+wrong types (strict: ``"yes"`` is not a boolean, ``2.5`` not an integer) and out-of-range values raise
+``RouterConfigError`` whose message starts with the dotted path of the key, e.g.
+``routing.breaker.cooldown_s: Input should be greater than 0 (got 0)``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Literal, get_type_hints
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 POLICIES = ("auto", "priority", "fixed")
 Policy = Literal["auto", "priority", "fixed"]
@@ -19,93 +22,100 @@ class RouterConfigError(ValueError):
     pass
 
 
-def _rng(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> dict[str, Any]:
-    return {"lo": lo, "hi": hi, "lo_open": lo_open}
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Weights:
+class Weights(_Section):
     """Score weights: ``success`` is the exponent on P(success); ``latency`` and ``price`` weigh the two costs."""
 
-    success: float = field(default=1.0, metadata=_rng(0, 10))
-    latency: float = field(default=1.0, metadata=_rng(0))
-    price: float = field(default=1.0, metadata=_rng(0))
+    success: float = Field(default=1.0, ge=0, le=10)
+    latency: float = Field(default=1.0, ge=0)
+    price: float = Field(default=1.0, ge=0)
 
 
-@dataclass(frozen=True, slots=True)
-class HealthConfig:
-    window_s: float = field(default=300.0, metadata=_rng(0, lo_open=True))
-    bucket_s: float = field(default=30.0, metadata=_rng(0, lo_open=True))
-    prior_success: float = field(default=0.95, metadata=_rng(0, 1, lo_open=True))
-    prior_weight: float = field(default=5.0, metadata=_rng(0))  # pseudo-observations behind the prior
-    prior_latency_s: float = field(default=30.0, metadata=_rng(0, lo_open=True))
+class HealthConfig(_Section):
+    window_s: float = Field(default=300.0, gt=0)
+    bucket_s: float = Field(default=30.0, gt=0)
+    prior_success: float = Field(default=0.95, gt=0, le=1)
+    prior_weight: float = Field(default=5.0, ge=0)  # pseudo-observations behind the prior
+    prior_latency_s: float = Field(default=30.0, gt=0)
     # offers with catalog ``expected`` figures use them as their prior; their latency is multiplied by this
-    expected_latency_scale: float = field(default=1.0, metadata=_rng(0, lo_open=True))
-    min_samples: int = field(default=20, metadata=_rng(1))  # before observed quantiles are trusted
+    expected_latency_scale: float = Field(default=1.0, gt=0)
+    min_samples: int = Field(default=20, ge=1)  # before observed quantiles are trusted
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerConfig:
+class BreakerConfig(_Section):
     enabled: bool = True
-    consecutive_failures: int = field(default=5, metadata=_rng(1))
-    failure_rate: float = field(default=0.5, metadata=_rng(0, 1, lo_open=True))
-    min_requests: int = field(default=20, metadata=_rng(1))
-    cooldown_s: float = field(default=30.0, metadata=_rng(0, lo_open=True))
-    half_open_probes: int = field(default=1, metadata=_rng(1))
+    consecutive_failures: int = Field(default=5, ge=1)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_requests: int = Field(default=20, ge=1)
+    cooldown_s: float = Field(default=30.0, gt=0)
+    half_open_probes: int = Field(default=1, ge=1)
 
 
-@dataclass(frozen=True, slots=True)
-class RetryConfig:
-    max_attempts: int = field(default=8, metadata=_rng(1))  # per request, failovers and retries included
-    max_attempts_per_offer: int = field(default=2, metadata=_rng(1))
-    backoff_base_s: float = field(default=0.5, metadata=_rng(0))
-    backoff_cap_s: float = field(default=8.0, metadata=_rng(0))
-    retry_penalty: float = field(default=1.0, metadata=_rng(0, lo_open=True))  # x score of a retry (auto policy)
-    max_retry_after_s: float = field(default=300.0, metadata=_rng(0))  # cap on a provider's pause
+class RetryConfig(_Section):
+    max_attempts: int = Field(default=8, ge=1)  # per request, failovers and retries included
+    max_attempts_per_offer: int = Field(default=2, ge=1)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_cap_s: float = Field(default=8.0, ge=0)
+    retry_penalty: float = Field(default=1.0, gt=0)  # x score of a retry (auto policy)
+    max_retry_after_s: float = Field(default=300.0, ge=0)  # cap on a provider's pause
     # a retry-after pauses the offer for everyone once this many failures in a row (this one included) were seen
-    pause_after_consecutive: int = field(default=2, metadata=_rng(1))
+    pause_after_consecutive: int = Field(default=2, ge=1)
     rate_limited_as_429: bool = True  # every attempt rate limited -> 429 with Retry-After, not 502
 
 
-@dataclass(frozen=True, slots=True)
-class RetryBudgetConfig:
-    ratio: float = field(default=0.2, metadata=_rng(0))
-    min_per_s: float = field(default=1.0, metadata=_rng(0))
-    window_s: float = field(default=60.0, metadata=_rng(0, lo_open=True))
-    bucket_s: float = field(default=5.0, metadata=_rng(0, lo_open=True))
+class RetryBudgetConfig(_Section):
+    ratio: float = Field(default=0.2, ge=0)
+    min_per_s: float = Field(default=1.0, ge=0)
+    window_s: float = Field(default=60.0, gt=0)
+    bucket_s: float = Field(default=5.0, gt=0)
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptTimeoutConfig:
-    multiplier: float = field(default=2.0, metadata=_rng(0, lo_open=True))  # x the offer's observed p95
-    floor_s: float = field(default=10.0, metadata=_rng(0))
-    cold_s: float | None = field(default=None, metadata=_rng(0, lo_open=True))  # None: the request's remaining time
+class AttemptTimeoutConfig(_Section):
+    multiplier: float = Field(default=2.0, gt=0)  # x the offer's observed p95
+    floor_s: float = Field(default=10.0, ge=0)
+    cold_s: float | None = Field(default=None, gt=0)  # None: from the catalog's prior (below), else the time left
+    cold_multiplier: float = Field(default=2.0, gt=0)  # x the catalog's expected p95 for an offer not yet measured
+    failover_reserve: float = Field(default=0.25, ge=0, le=0.9)  # share of the time left kept for an untried offer
 
 
-@dataclass(frozen=True, slots=True)
-class HedgingConfig:
+class HedgingConfig(_Section):
     enabled: bool = False
-    quantile: float = field(default=0.9, metadata=_rng(0, 1, lo_open=True))
-    floor_s: float = field(default=1.0, metadata=_rng(0))
-    cold_delay_s: float | None = field(default=None, metadata=_rng(0, lo_open=True))  # None: no hedge when cold
+    quantile: float = Field(default=0.9, gt=0, le=1)
+    floor_s: float = Field(default=1.0, ge=0)
+    cold_delay_s: float | None = Field(default=None, gt=0)  # None: no hedge when cold
     same_offer: bool = True  # auto policy: the hedge may be a second call to the same offer when it scores best
-    max_share: float = field(default=0.1, metadata=_rng(0, 1))
-    min_per_s: float = field(default=0.0, metadata=_rng(0))
+    max_share: float = Field(default=0.1, ge=0, le=1)
+    min_per_s: float = Field(default=0.0, ge=0)
 
 
-@dataclass(frozen=True, slots=True)
-class GroupMember:
-    provider: str
-    weight: float = field(default=1.0, metadata=_rng(0, lo_open=True))
+def _member(raw: Any) -> Any:
+    return {"provider": raw} if isinstance(raw, str) else raw
 
 
-@dataclass(frozen=True, slots=True)
-class ModelRouting:
+class GroupMember(_Section):
+    provider: Annotated[str, Field(min_length=1)]
+    weight: float = Field(default=1.0, gt=0)
+
+
+Group = Annotated[tuple[Annotated[GroupMember, BeforeValidator(_member)], ...], Field(min_length=1)]
+
+
+class ModelRouting(_Section):
     policy: Policy = "auto"
-    groups: tuple[tuple[GroupMember, ...], ...] = ()
-    order: tuple[str, ...] = ()
+    groups: tuple[Group, ...] = ()
+    order: tuple[Annotated[str, Field(min_length=1)], ...] = ()
     weights: Weights | None = None
     hedging: HedgingConfig | None = None
+
+    @field_validator("groups", "order", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:  # YAML gives lists; strict mode wants the tuple the field is
+        if isinstance(value, list):
+            return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +127,7 @@ class ModelPolicy:
     hedging: HedgingConfig
 
 
-@dataclass(frozen=True, slots=True)
-class RouterConfig:
+class RouterConfig(_Section):
     policy: Policy = "auto"
     weights: Weights = Weights()
     health: HealthConfig = HealthConfig()
@@ -127,17 +136,26 @@ class RouterConfig:
     retry_budget: RetryBudgetConfig = RetryBudgetConfig()
     attempt_timeout: AttemptTimeoutConfig = AttemptTimeoutConfig()
     hedging: HedgingConfig = HedgingConfig()
-    models: dict[str, ModelRouting] = field(default_factory=dict)
+    models: dict[str, ModelRouting] = Field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> RouterConfig:
         data = dict(data or {})
-        models_raw = data.pop("models", None) or {}
-        base = _build(cls, data, "routing", skip={"models"})
-        if not isinstance(models_raw, dict):
-            raise RouterConfigError("routing.models: must be a mapping of model id -> routing")
-        models = {str(k): _model(v, f"routing.models.{k}", base) for k, v in models_raw.items()}
-        return RouterConfig(**{**{f.name: getattr(base, f.name) for f in fields(base)}, "models": models})
+        models = data.get("models")
+        if isinstance(models, dict):  # a model's policy defaults from what it sets
+            base = data.get("policy", "auto")
+            data["models"] = {str(k): _with_policy(v, base) for k, v in models.items()}
+        try:
+            cfg = cls.model_validate(data)
+        except ValidationError as exc:
+            raise RouterConfigError(_describe(exc)) from None
+        for model_id, m in cfg.models.items():
+            path = f"routing.models.{model_id}"
+            if m.policy == "priority" and not m.groups:
+                raise RouterConfigError(f"{path}.groups: the 'priority' policy needs at least one group")
+            if m.policy == "fixed" and not m.order:
+                raise RouterConfigError(f"{path}.order: the 'fixed' policy needs a provider order")
+        return cfg
 
     def for_model(self, model_id: str) -> ModelRouting:
         return self.models.get(model_id) or ModelRouting(policy=self.policy)
@@ -155,110 +173,36 @@ class RouterConfig:
         return (m.hedging if m and m.hedging else None) or self.hedging
 
 
-def _model(raw: Any, path: str, base: RouterConfig) -> ModelRouting:
-    if not isinstance(raw, dict):
-        raise RouterConfigError(f"{path}: must be a mapping")
-    raw = dict(raw)
-    policy = raw.pop("policy", None) or ("priority" if "groups" in raw else "fixed" if "order" in raw else base.policy)
-    if policy not in POLICIES:
-        raise RouterConfigError(f"{path}.policy: must be one of {', '.join(POLICIES)} (got {policy!r})")
-    groups_raw = raw.pop("groups", None) or []
-    order_raw = raw.pop("order", None) or []
-    weights = _build(Weights, raw.pop("weights"), f"{path}.weights") if "weights" in raw else None
-    hedging = _build(HedgingConfig, raw.pop("hedging"), f"{path}.hedging") if "hedging" in raw else None
-    if raw:
-        raise RouterConfigError(f"{path}: unknown key(s) {', '.join(sorted(raw))}")
-    if not isinstance(groups_raw, list) or not all(isinstance(g, list) and g for g in groups_raw):
-        raise RouterConfigError(f"{path}.groups: must be a list of non-empty lists")
-    groups = tuple(
-        tuple(_member(m, f"{path}.groups[{i}][{j}]") for j, m in enumerate(g)) for i, g in enumerate(groups_raw)
-    )
-    if not isinstance(order_raw, list) or not all(isinstance(p, str) for p in order_raw):
-        raise RouterConfigError(f"{path}.order: must be a list of provider names")
-    if policy == "priority" and not groups:
-        raise RouterConfigError(f"{path}.groups: the 'priority' policy needs at least one group")
-    if policy == "fixed" and not order_raw:
-        raise RouterConfigError(f"{path}.order: the 'fixed' policy needs a provider order")
-    return ModelRouting(policy=policy, groups=groups, order=tuple(order_raw), weights=weights, hedging=hedging)
+def _with_policy(raw: Any, base: Any) -> Any:
+    if not isinstance(raw, dict) or raw.get("policy"):
+        return raw
+    return {**raw, "policy": "priority" if "groups" in raw else "fixed" if "order" in raw else base}
 
 
-def _member(raw: Any, path: str) -> GroupMember:
-    if isinstance(raw, str):
-        return GroupMember(provider=raw)
-    if not isinstance(raw, dict) or not isinstance(raw.get("provider"), str):
-        raise RouterConfigError(f"{path}: must be a provider name or {{provider, weight}}")
-    return _build(GroupMember, raw, path)
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = "routing"
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-before[_member(), GroupMember]", "GroupMember"):
+            continue  # pydantic's names for the validator and model steps, not keys
+        else:
+            out += f".{part}"
+    return out
 
 
-def _build(cls: Any, raw: Any, path: str, skip: set[str] | None = None) -> Any:
-    """Build a flat config dataclass from a mapping, checking keys, types and ranges."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise RouterConfigError(f"{path}: must be a mapping")
-    hints = get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(raw) - set(known) - (skip or set())
+def _describe(exc: ValidationError) -> str:
+    """The first problem, named by its dotted path: unknown keys together, else pydantic's message and the value."""
+    errors = exc.errors()
+    unknown: dict[str, list[str]] = {}
+    for e in errors:
+        if e["type"] == "extra_forbidden":
+            unknown.setdefault(_path(e["loc"][:-1]), []).append(str(e["loc"][-1]))
     if unknown:
-        raise RouterConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    kwargs: dict[str, Any] = {}
-    for name, value in raw.items():
-        f = known[name]
-        kwargs[name] = _coerce(value, hints[name], f"{path}.{name}", f.metadata)
-    for name, f in known.items():
-        if name not in kwargs and f.default is MISSING and f.default_factory is MISSING:
-            raise RouterConfigError(f"{path}.{name}: required")
-    return cls(**kwargs)
-
-
-_SECTIONS = {
-    Weights: "weights",
-    HealthConfig: "health",
-    BreakerConfig: "breaker",
-    RetryConfig: "retry",
-    RetryBudgetConfig: "retry_budget",
-    AttemptTimeoutConfig: "attempt_timeout",
-    HedgingConfig: "hedging",
-}
-
-
-def _coerce(value: Any, hint: Any, path: str, meta: Any) -> Any:
-    if hint in _SECTIONS:
-        return _build(hint, value, path)
-    optional = str(hint).endswith("| None") or "Optional" in str(hint)
-    if value is None:
-        if optional:
-            return None
-        raise RouterConfigError(f"{path}: must not be null")
-    text = str(hint)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise RouterConfigError(f"{path}: must be true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise RouterConfigError(f"{path}: must be an integer")
-        _check_range(float(value), path, meta)
-        return value
-    if hint is float or text.startswith("float"):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise RouterConfigError(f"{path}: must be a number")
-        _check_range(float(value), path, meta)
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str) or not value:
-            raise RouterConfigError(f"{path}: must be a non-empty string")
-        return value
-    if "Literal" in text or hint == Policy:
-        if value not in POLICIES:
-            raise RouterConfigError(f"{path}: must be one of {', '.join(POLICIES)} (got {value!r})")
-        return value
-    raise RouterConfigError(f"{path}: unsupported setting")
-
-
-def _check_range(v: float, path: str, meta: Any) -> None:
-    lo, hi, lo_open = meta.get("lo"), meta.get("hi"), meta.get("lo_open", False)
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise RouterConfigError(f"{path}: must be {'>' if lo_open else '>='} {lo} (got {v})")
-    if hi is not None and v > hi:
-        raise RouterConfigError(f"{path}: must be <= {hi} (got {v})")
+        path, keys = next(iter(unknown.items()))
+        return f"{path}: unknown key(s) {', '.join(sorted(keys))}"
+    e = errors[0]
+    msg = e["msg"]
+    if e["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        msg = "must be a mapping"
+    return f"{_path(e['loc'])}: {msg} (got {e['input']!r})"

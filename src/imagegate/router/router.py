@@ -15,7 +15,6 @@ from typing import TypeVar
 
 from imagegate.core.errors import InvalidRequest
 from imagegate.core.types import ProviderPreferences
-from imagegate.pricing import Pricer
 from imagegate.router.attempts import AttemptLoop
 from imagegate.router.clock import Clock, SystemClock
 from imagegate.router.config import ModelPolicy, RouterConfig
@@ -53,14 +52,12 @@ class Router:
         config: RouterConfig | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
-        pricer: Pricer | None = None,
     ) -> None:
         self.state = state
         self.config = config or RouterConfig()
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.params = state_params(self.config)
-        self.pricer = pricer or Pricer()  # prices candidates (estimates) and results; keeps plans between requests
         self._last: dict[str, StateSnapshot] = {}  # per model: the latest snapshot, for order() without I/O
         self._pauses: dict[tuple[str, str], float] = {}  # pauses this process has seen (wall seconds)
         self._policies: dict[str, tuple[RouterConfig, ModelPolicy]] = {}  # per model, for the config it came from
@@ -139,6 +136,26 @@ class Router:
 
     # ------------------------------------------------------------------ running
 
+    async def route(
+        self,
+        model_id: str,
+        candidates: list[Candidate],
+        attempt: AttemptFn,
+        *,
+        prefs: ProviderPreferences | None = None,
+        forced_provider: str | None = None,
+        deadline: float,
+        cost_of: CostFn | None = None,
+        out: RouteResult | None = None,
+    ) -> RouteResult:
+        """Try the candidates until one succeeds, and say what happened: the returned ``RouteResult`` carries every
+        attempt with its cost, and on failure the error to answer (``AllProvidersExhausted``, ``RateLimitedError``
+        when every attempt was rate limited, or the non-retryable ``ProviderError`` that stopped it). Only a request
+        no candidate satisfies raises (``InvalidRequest``: nothing was tried). ``out``: the object to fill (and return);
+        a caller cancelled mid-route finds there every attempt, the ones in flight recorded as cancelled."""
+        loop = await self._loop(model_id, candidates, attempt, prefs, forced_provider, deadline, cost_of, out)
+        return await loop.run()
+
     async def run(
         self,
         model_id: str,
@@ -150,9 +167,24 @@ class Router:
         deadline: float,
         cost_of: CostFn | None = None,
     ) -> RouteResult:
-        """Try the candidates until one succeeds. Raises ``AllProvidersExhausted`` (502) or, when every attempt
-        was rate limited, ``RateLimitedError`` (429, Retry-After); re-raises a non-retryable ``ProviderError``
-        (content policy, invalid request) at once. Raised errors carry ``.attempts``."""
+        """``route``, raising its error instead of returning it."""
+        loop = await self._loop(model_id, candidates, attempt, prefs, forced_provider, deadline, cost_of, None)
+        routed = await loop.run()  # not through ``route``: one coroutine less on the hot path
+        if routed.error is not None:
+            raise routed.error
+        return routed
+
+    async def _loop(
+        self,
+        model_id: str,
+        candidates: list[Candidate],
+        attempt: AttemptFn,
+        prefs: ProviderPreferences | None,
+        forced_provider: str | None,
+        deadline: float,
+        cost_of: CostFn | None,
+        out: RouteResult | None,
+    ) -> AttemptLoop:
         snap = await self.snapshot(model_id, [c.provider for c in candidates], count_request=True)
         views = self._views(model_id, candidates, prefs, forced_provider, snap)
         if not views:
@@ -160,8 +192,7 @@ class Router:
         now_wall = self.clock.wall()
         adaptive = self._adaptive(model_id, prefs)
         n_last_resort = sum(1 for v in views if is_last_resort(v, now_wall, adaptive))
-        loop = AttemptLoop(self, model_id, views, attempt, cost_of, deadline, n_last_resort, adaptive)
-        return await loop.run()
+        return AttemptLoop(self, model_id, views, attempt, cost_of, deadline, n_last_resort, adaptive, out)
 
     # ------------------------------------------------------------------ state access (never fails a request)
 

@@ -151,15 +151,17 @@ class Database:
         ``ATTEMPT_COLUMNS`` order with timestamps in ``self.log_time`` form (see ``store/request_log.py``)."""
         self.request_log.write(requests, attempts)
 
-    def attempt_samples(self, model_id: str, since: datetime) -> list[tuple[str, str, float, float | None]]:
-        """``(provider, outcome, latency_ms, ttfb_ms)`` of every attempt at ``model_id`` since ``since``."""
+    def attempt_samples(self, model_id: str, since: datetime) -> list[tuple[str, str, float, float | None, int, bool]]:
+        """``(provider, outcome, latency_ms, ttfb_ms, cost_micros, possibly_billed)`` of every attempt at
+        ``model_id`` since ``since``."""
         stmt = (
-            select(AttemptRow.provider, AttemptRow.outcome, AttemptRow.latency_ms, AttemptRow.ttfb_ms)
+            select(AttemptRow.provider, AttemptRow.outcome, AttemptRow.latency_ms, AttemptRow.ttfb_ms,
+                   AttemptRow.cost_micros, AttemptRow.possibly_billed)  # fmt: skip
             .where(AttemptRow.model == model_id, AttemptRow.created_at >= since)
             .execution_options(yield_per=10_000)
         )
         with self.engine.connect() as conn:
-            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(stmt)]
+            return [(r[0], r[1], r[2], r[3], r[4] or 0, bool(r[5])) for r in conn.execute(stmt)]
 
     # -- API keys ----------------------------------------------------------------------------------------------
 

@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -96,6 +108,9 @@ class AttemptRow(Base):
     hedged: Mapped[bool] = mapped_column(Boolean, default=False)
     image_count: Mapped[int] = mapped_column(Integer, default=0)
     image_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # cancelled in flight (a lost hedge, a client gone): the provider may bill it; cost_micros is the estimate
+    possibly_billed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    limit_hit: Mapped[str | None] = mapped_column(String(16))  # Timeout: "attempt_timeout" | "request_deadline"
 
 
 class ApiKeyRow(Base):

@@ -37,7 +37,7 @@ REQUEST_COLUMNS: tuple[str, ...] = (
 )
 ATTEMPT_COLUMNS: tuple[str, ...] = (
     "request_id", "created_at", "model", "provider", "provider_model_id", "outcome", "status", "error", "latency_ms",
-    "ttfb_ms", "cost_micros", "hedged", "image_count", "image_bytes",
+    "ttfb_ms", "cost_micros", "hedged", "image_count", "image_bytes", "possibly_billed", "limit_hit",
 )
 _MAX_CHUNK_ROWS = 256  # rows per SQLite statement: bounds the GIL-holding bind phase (~0.3 ms) between releases
 

@@ -9,6 +9,9 @@ Definitions (per provider, attempts at ``model_id`` created at or after ``since`
 - ``successes`` / ``success_rate``: attempts with outcome ``success``.
 - ``latency_*_ms`` (generation time) and ``ttfb_*_ms``: over successful attempts only, so fast failures (a 429 in
   20 ms) do not flatter a provider. ``None`` when there is no sample.
+- ``spend_micros``: the cost of the provider's attempts (what it billed, as priced); ``possibly_billed`` /
+  ``possibly_billed_micros``: attempts cancelled in flight (lost hedges, clients gone) that the provider may still
+  bill, counted at their estimate, apart from the spend.
 """
 
 from __future__ import annotations
@@ -30,13 +33,19 @@ def percentile(sorted_values: Sequence[float], q: float) -> float | None:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def summarize(samples: Sequence[tuple[str, str, float, float | None]]) -> list[dict[str, Any]]:
-    """Per-provider figures from ``(provider, outcome, latency_ms, ttfb_ms)`` samples, sorted by provider."""
+def summarize(samples: Sequence[tuple[str, str, float, float | None, int, bool]]) -> list[dict[str, Any]]:
+    """Per-provider figures from ``(provider, outcome, latency_ms, ttfb_ms, cost_micros, possibly_billed)`` samples,
+    sorted by provider."""
     by_provider: dict[str, tuple[list[int], list[float], list[float]]] = {}
-    for provider, outcome, latency_ms, ttfb_ms in samples:
+    for provider, outcome, latency_ms, ttfb_ms, cost_micros, possibly_billed in samples:
+        counts, latencies, ttfbs = by_provider.setdefault(provider, ([0, 0, 0, 0, 0], [], []))
+        if possibly_billed:
+            counts[3] += 1
+            counts[4] += cost_micros
+        else:
+            counts[2] += cost_micros
         if outcome.lower() == "cancelled":
             continue
-        counts, latencies, ttfbs = by_provider.setdefault(provider, ([0, 0], [], []))
         counts[0] += 1
         if outcome == "success":
             counts[1] += 1
@@ -45,7 +54,7 @@ def summarize(samples: Sequence[tuple[str, str, float, float | None]]) -> list[d
                 ttfbs.append(ttfb_ms)
     out: list[dict[str, Any]] = []
     for provider in sorted(by_provider):
-        (total, ok), latencies, ttfbs = by_provider[provider]
+        (total, ok, spend, maybe, maybe_micros), latencies, ttfbs = by_provider[provider]
         latencies.sort()
         ttfbs.sort()
         out.append({
@@ -58,6 +67,9 @@ def summarize(samples: Sequence[tuple[str, str, float, float | None]]) -> list[d
             "latency_avg_ms": sum(latencies) / len(latencies) if latencies else None,
             "ttfb_p50_ms": percentile(ttfbs, 50),
             "ttfb_p95_ms": percentile(ttfbs, 95),
+            "spend_micros": spend,
+            "possibly_billed": maybe,
+            "possibly_billed_micros": maybe_micros,
         })
     return out
 

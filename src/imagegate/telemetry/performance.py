@@ -76,6 +76,9 @@ def _performance(row: dict[str, Any] | None) -> dict[str, Any]:
             "latency_avg_ms": None,
             "ttfb_p50_ms": None,
             "ttfb_p95_ms": None,
+            "spend_micros": 0,
+            "possibly_billed": 0,
+            "possibly_billed_micros": 0,
         }
     return {k: v for k, v in row.items() if k != "provider"}
 
@@ -100,5 +103,8 @@ def format_block(body: dict[str, Any]) -> str:
             f"- Total Requests: {perf['requests']}",
             f"- Time to First Byte (p50): {ms(perf['ttfb_p50_ms'])}",
             f"- Time to First Byte (p95): {ms(perf['ttfb_p95_ms'])}",
+            f"- Spend: ${perf['spend_micros'] / 1e6:.4f}",
+            f"- Possibly billed (cancelled in flight): {perf['possibly_billed']} call(s), "
+            f"${perf['possibly_billed_micros'] / 1e6:.4f}",
         ]
     return "\n".join(lines)

@@ -79,18 +79,31 @@ def build_rows(batch: Iterable[RequestRecord], stamp: Callable[[float | datetime
         created = stamp(rec.created_at)
         request_id = rec.id or f"req_{uuid.uuid4().hex}"  # never an empty primary key
         model_id, message, tried = rec.model_id, rec.error_message, rec.attempts
+        prompt, user = rec.prompt, rec.user
         add_request((
-            request_id, created, rec.key_id, rec.model, model_id, rec.operation, rec.provider, rec.provider_model_id,
-            rec.status, rec.error_class, redact(message) if message else None, float(rec.latency_ms), rec.ttfb_ms,
-            int(rec.cost_micros), rec.image_count, rec.image_bytes, len(tried), rec.prompt, rec.dry_run, rec.user,
+            request_id, created, rec.key_id, storable(rec.model, 200), model_id, rec.operation, rec.provider,
+            rec.provider_model_id, rec.status, rec.error_class, storable(redact(message)) if message else None,
+            float(rec.latency_ms), rec.ttfb_ms, int(rec.cost_micros), rec.image_count, rec.image_bytes, len(tried),
+            storable(prompt) if prompt is not None else None, rec.dry_run,
+            storable(user, 256) if user is not None else None,
         ))
         for a in tried:
             add_attempt((
                 request_id, stamp(a.started_at) if a.started_at else created, model_id, a.provider,
-                a.provider_model_id, a.outcome, a.status, redact(a.error) if a.error else None, float(a.latency_ms),
-                a.ttfb_ms, int(a.cost_micros), a.hedged, a.images, a.bytes,
+                a.provider_model_id, a.outcome, a.status, storable(redact(a.error)) if a.error else None,
+                float(a.latency_ms),
+                a.ttfb_ms, int(a.cost_micros), a.hedged, a.images, a.bytes, a.possibly_billed, a.limit_hit,
             ))
     return requests, attempts
+
+
+def storable(text: str, limit: int | None = None) -> str:
+    """``text`` as every database can hold it: without NUL (PostgreSQL refuses it in text) and within ``limit``
+    characters (its column). The API refuses such client values already; this keeps any other path from losing
+    the row."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    return text if limit is None or len(text) <= limit else text[:limit]
 
 
 def to_rows(rec: RequestRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -73,7 +73,7 @@ def image_price(services: Any, offer: Offer, resolution: str, batch: bool, opera
         spec = services.gateway.map_size(request, caps)
     except GatewayError:
         return None
-    return services.router.pricer.estimate(request, offer, spec).usd
+    return services.gateway.pricer.estimate(request, offer, spec).usd
 
 
 def price_rows(services: Any, offer: Offer) -> list[PriceRow]:
@@ -286,7 +286,7 @@ async def router_view(services: Any, model: ModelRecord) -> dict[str, Any]:
         except GatewayError:
             continue
         candidates.append(
-            Candidate(offer=offer, estimated_cost_micros=router.pricer.estimate_micros(request, offer, spec))
+            Candidate(offer=offer, estimated_cost_micros=gateway.pricer.estimate_micros(request, offer, spec))
         )
     if not candidates:
         return {"views": [], "policy": router.policy_for(model.id).routing.policy}

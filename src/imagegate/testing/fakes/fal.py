@@ -7,7 +7,8 @@ Speaks what fal-client and our adapter rely on:
 - ``POST /{owner}/{app}[/{path}]`` submits (``Authorization: Key ...``) and answers
   ``{"status":"IN_QUEUE","request_id","response_url","status_url","cancel_url","queue_position"}``; the URLs have no
   ``/edit`` (fal drops the sub-path), and the ``x-fal-request-id`` header is set.
-- ``GET /{owner}/{app}/requests/{id}/status[?logs=1]``: ``IN_QUEUE`` (``queue_position``) -> ``IN_PROGRESS`` ->
+- ``GET /{owner}/{app}/requests/{id}/status[?logs=1]``: ``IN_QUEUE`` (``queue_position``) -> ``IN_PROGRESS`` (both
+  ``202 Accepted``, as fal answers them) ->
   ``COMPLETED`` (with ``error`` / ``error_type`` when the request failed). ``logs`` is always present (null unless
   asked), as fal-client reads it unconditionally.
 - ``GET /{owner}/{app}/requests/{id}``: the result, or the failure with its HTTP status, ``detail``, ``error_type``,
@@ -89,6 +90,8 @@ class FalFakeState(FakeState):
     """The fake's world. ``hold`` (an unset Event) keeps every request running until it is set."""
 
     key: str = "fal-fake-key-id:fal-fake-key-secret"
+    # a misbehaving upstream: submissions fail with a 500 whose detail echoes the caller's credentials
+    echo_key: bool = False
     hold: asyncio.Event | None = None
     queue_polls: int = 0  # status polls answered IN_QUEUE before anything else
     progress_polls: int = 0  # then this many IN_PROGRESS
@@ -444,13 +447,13 @@ async def status(request: web.Request) -> web.Response:
     if job.polls <= state.queue_polls or (job.phase == "IN_QUEUE" and not job.done.is_set()):
         position = max(0, state.queue_polls - job.polls)
         job.answers.append("IN_QUEUE")
-        return _json({"status": "IN_QUEUE", "queue_position": position, **out})
+        return _json({"status": "IN_QUEUE", "queue_position": position, **out}, 202)  # fal answers 202 until done
     if job.polls <= state.queue_polls + state.progress_polls or not job.done.is_set():
         if logs is not None:
             logs.append({"message": "Generating", "level": "INFO", "source": "user",
                          "timestamp": "2026-01-26T00:00:00Z"})
         job.answers.append("IN_PROGRESS")
-        return _json({"status": "IN_PROGRESS", **out})
+        return _json({"status": "IN_PROGRESS", **out}, 202)
     if job.error is not None:
         out["error"] = job.error[1]["detail"] if isinstance(job.error[1]["detail"], str) else CONTENT_POLICY_MSG
         out["error_type"] = job.error_type
@@ -521,6 +524,8 @@ async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResp
         return _json({"detail": "Authentication is required to access this application."}, 401)
     if auth != f"Key {state.key}":
         return _json({"detail": "No user found for Key ID and Secret"}, 401)
+    if state.echo_key and request.method == "POST":
+        return _json({"detail": f"worker crashed handling credentials={auth.removeprefix('Key ')}"}, 500)
     return await handler(request)
 
 

@@ -1,7 +1,7 @@
 """Web catalog: the daily per-(model, provider) performance rollup and its watermark (issue 10).
 
 Revision ID: 0006_web
-Revises: 0001
+Revises: 0003_tenancy
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_web"
-down_revision = "0001"
+down_revision = "0003_tenancy"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,57 @@
+"""A client that goes away: while its answer is being made (the run is cancelled, logged 499) or while it is still
+sending its body (one log line, no traceback)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from imagegate.pipeline import CLIENT_CLOSED
+
+log = logging.getLogger("imagegate.api")
+T = TypeVar("T")
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Await ``work`` (the pipeline run); if the client disconnects first, cancel it (the run then logs the request
+    as 499 and cancels its provider calls) and raise ``ClientGone``. Needs the request body fully read: after it,
+    the next ASGI message can only be ``http.disconnect``."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()
+        raise ClientGone() from None
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
+
+
+def client_gone(request: Request, while_doing: str) -> Response:
+    """One log line for a client that left; the response goes nowhere but ends the handler cleanly."""
+    log.info("client disconnected %s: %s %s", while_doing, request.method, request.url.path)
+    return Response(status_code=CLIENT_CLOSED)
