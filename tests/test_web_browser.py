@@ -63,7 +63,7 @@ def seed_request_log(data_dir: Path) -> Database:
             "model": "gemini-3-pro-image-preview", "provider": provider, "provider_model_id": "m",
             "outcome": "success" if rng.random() < ok else "ProviderTimeout", "status": None, "error": None,
             "latency_ms": latency, "ttfb_ms": latency * 0.98, "cost_micros": 0, "hedged": False, "image_count": 1,
-            "image_bytes": 1,
+            "image_bytes": 1, "possibly_billed": False, "limit_hit": None,
         }  # fmt: skip
         rows.append(tuple(db.log_time(values[c]) if c == "created_at" else values[c] for c in ATTEMPT_COLUMNS))
     db.write_log([], rows)

@@ -60,6 +60,7 @@ def rows(db: Database, n: int, seed: int, *, days: int = 5) -> list[tuple]:
             "request_id": f"req_{seed}_{i}", "created_at": created, "model": MODEL, "provider": provider,
             "provider_model_id": "m", "outcome": outcome, "status": None, "error": None, "latency_ms": latency,
             "ttfb_ms": ttfb, "cost_micros": 0, "hedged": False, "image_count": 1, "image_bytes": 1,
+            "possibly_billed": False, "limit_hit": None,
         }  # fmt: skip
         out.append(tuple(db.log_time(values[c]) if c == "created_at" else values[c] for c in ATTEMPT_COLUMNS))
     return out

@@ -50,7 +50,7 @@ def fill(db: Database, rows: int, seed: int = 1, start_index: int = 0) -> float:
         values = (
             f"req_{i}", stamp(now - rng.random() * 29 * 86400), rng.choice(MODELS), rng.choice(PROVIDERS), "m",
             "success" if rng.random() < 0.85 else "ProviderTimeout", 200, None, latency, latency * 0.97, 134000,
-            False, 1, 1_500_000,
+            False, 1, 1_500_000, False, None,
         )  # fmt: skip
         batch.append(values)
         if len(batch) == 20_000:
@@ -58,7 +58,7 @@ def fill(db: Database, rows: int, seed: int = 1, start_index: int = 0) -> float:
             batch.clear()
     if batch:
         db.write_log([], batch)
-    assert len(ATTEMPT_COLUMNS) == 14
+    assert len(ATTEMPT_COLUMNS) == 16
     return time.perf_counter() - t0
 
 

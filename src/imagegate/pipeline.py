@@ -28,8 +28,10 @@ from imagegate.pricing import Pricer, dry_run_body
 from imagegate.pricing.pricer import candidate_micros
 from imagegate.providers.base import Provider, ProviderCall
 from imagegate.providers.input_mapping import check_params
+from imagegate.providers.streaming import PartialSink
 from imagegate.router import AttemptContext, Candidate, Router, RouteResult
 from imagegate.store.blobs import BlobStore
+from imagegate.streams import PartialRelay, StreamInterrupted
 from imagegate.telemetry.metrics import Metrics
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder
 
@@ -155,9 +157,10 @@ class Gateway:
 
     # ------------------------------------------------------------------ run
 
-    async def run(self, request: ImageRequest) -> GatewayAnswer:
+    async def run(self, request: ImageRequest, partials: PartialRelay | None = None) -> GatewayAnswer:
         """Route, normalise, store and answer. Whatever happens (a refusal, a failure after the provider answered,
-        an error of our own, the client leaving), the request is logged once with every attempt and its cost."""
+        an error of our own, the client leaving), the request is logged once with every attempt and its cost.
+        ``partials``: the client streams; partial images go to the relay, which binds the request (streams.py)."""
         started = time.perf_counter()
         started_wall = time.time()
         model_id: str | None = None
@@ -171,7 +174,12 @@ class Gateway:
             deadline = clock.now() + self.request_timeout_s
 
             async def attempt(candidate: Candidate, ctx: AttemptContext) -> ImageResult:
-                return await self._call_offer(request, by_candidate[id(candidate)], ctx)
+                p = by_candidate[id(candidate)]
+                if partials is not None:
+                    return await partials.attempt(
+                        ctx.attempt_index, p.offer, lambda sink: self._call_offer(request, p, ctx, sink)
+                    )
+                return await self._call_offer(request, p, ctx)
 
             pricer = self.pricer
 
@@ -222,7 +230,9 @@ class Gateway:
             self._log(request, model_id, chosen, routed, end, started, started_wall)
             raise
 
-    async def _call_offer(self, request: ImageRequest, planned: Planned, ctx: AttemptContext) -> ImageResult:
+    async def _call_offer(
+        self, request: ImageRequest, planned: Planned, ctx: AttemptContext, sink: PartialSink | None = None
+    ) -> ImageResult:
         """One routed attempt on one offer; ``n`` beyond the offer's limit becomes parallel calls. The router
         enforces the attempt's time limit (``ctx``); the calls carry it only as a hint for the provider."""
         provider = self.providers[planned.offer.provider]
@@ -233,7 +243,7 @@ class Gateway:
 
         async def one(n: int) -> ImageResult:
             call = ProviderCall(request=request, offer=planned.offer, spec=planned.spec, n=n, deadline=call_deadline,
-                                clock=now)  # fmt: skip
+                                clock=now, partials=sink)  # fmt: skip
             return await provider.generate(call)
 
         if len(chunks) == 1:
@@ -329,6 +339,8 @@ def client_error(error: GatewayError | ProviderError) -> GatewayError:
     """The router's error as the client sees it: a non-retryable provider refusal becomes ``UPSTREAM_ERROR``."""
     if isinstance(error, GatewayError):
         return error
+    if isinstance(error, StreamInterrupted):  # failed after partial images went out: 502 STREAM_INTERRUPTED
+        return error.gateway_error()
     return UpstreamError(
         f"{error.provider or 'provider'} refused the request: {error.message}",
         details={"provider": error.provider, "reason": error.reason},

@@ -83,6 +83,8 @@ class Settings:
     pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
     session_secret: str | None = None  # signs the web session cookie; default: generated once into data_dir
     perf_refresh_s: float = 30.0  # how often the pages' performance rollup folds in new attempts (issue 10)
+    stream_keepalive_s: float = 15.0  # SSE keep-alive comment interval; also how long a stream waits to start
+    allow_private_image_urls: bool = False  # chat image_url fetches may reach private/loopback addresses
     providers: dict[str, ProviderSettings] = field(default_factory=dict)
     local: dict[str, Any] = field(default_factory=dict)  # local diffusers pipelines (providers/local/config.py)
     # blob store: the data directory by default; s3://bucket/prefix for S3-compatible storage (the s3 extra)
@@ -117,9 +119,7 @@ class Settings:
         return [n for n, p in self.providers.items() if p.active]
 
     @classmethod
-    def load(
-        cls, config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def load(cls, config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         env = dict(os.environ if env is None else env)
         data: dict[str, Any] = {}
         config = config or env.get("IMAGEGATE_CONFIG")
@@ -171,6 +171,8 @@ class Settings:
             "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
             "IMAGEGATE_SESSION_SECRET": ("session_secret", str),
             "IMAGEGATE_PERF_REFRESH_S": ("perf_refresh_s", float),
+            "IMAGEGATE_STREAM_KEEPALIVE": ("stream_keepalive_s", float),
+            "IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS": ("allow_private_image_urls", _flag),
         }
         for var, (attr, conv) in simple.items():
             if env.get(var):

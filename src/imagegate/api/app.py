@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api import files, gallery, images, models
+from imagegate.api import chat, files, gallery, images, models
 from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.core.errors import GatewayError
@@ -74,6 +74,7 @@ def _api_routes(prefix: str) -> list[Route]:
     return [
         Route(f"{prefix}/images/generations", api_endpoint(images.generations), methods=["POST"]),
         Route(f"{prefix}/images/edits", api_endpoint(images.edits), methods=["POST"]),
+        Route(f"{prefix}/chat/completions", api_endpoint(chat.completions), methods=["POST"]),
         Route(f"{prefix}/models", api_endpoint(models.list_models), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}/providers", api_endpoint(models.model_providers), methods=["GET"]),
         Route(f"{prefix}/models/{{model_id:path}}", api_endpoint(models.retrieve_model), methods=["GET"]),

@@ -20,27 +20,46 @@ Part = bytes | memoryview
 
 def encode_answer(body: dict[str, Any]) -> list[Part]:
     """The JSON bytes of ``body`` as parts; non-``str`` ``data[].b64_json`` values are spliced in raw."""
-    raw: list[memoryview | bytes] = []
-    nonce = ""
+    splicer = Splicer()
     for item in body.get("data", ()):
         value = item.get("b64_json")
-        if value is not None and not isinstance(value, str):
-            nonce = nonce or secrets.token_hex(8)
-            item["b64_json"] = f"{nonce}:{len(raw)}"
-            raw.append(value)
-    dumped = orjson.dumps(body)
-    if not raw:
-        return [dumped]
-    parts: list[Part] = []
-    pos = 0
-    for i, value in enumerate(raw):
-        marker = f'"{nonce}:{i}"'.encode()
-        at = dumped.index(marker, pos)
-        parts.append(dumped[pos : at + 1])  # up to and including the opening quote
-        parts.append(value)
-        pos = at + len(marker) - 1  # the closing quote starts the next part
-    parts.append(dumped[pos:])
-    return parts
+        if value is not None:
+            item["b64_json"] = splicer.mark(value)
+    return splicer.encode(body)
+
+
+class Splicer:
+    """Serialise JSON holding large base64 values without copying them: ``mark`` a value to get a placeholder
+    string (it may sit inside a longer string, e.g. a data URL); ``encode`` dumps the object and splits the
+    bytes around each placeholder, the values in between as they are."""
+
+    __slots__ = ("nonce", "raw")
+
+    def __init__(self) -> None:
+        self.nonce = ""
+        self.raw: list[Part] = []
+
+    def mark(self, value: str | Part) -> str:
+        if isinstance(value, str):
+            return value
+        self.nonce = self.nonce or secrets.token_hex(8)
+        self.raw.append(value)
+        return f"{self.nonce}:{len(self.raw) - 1}:"
+
+    def encode(self, body: Any) -> list[Part]:
+        dumped = orjson.dumps(body)
+        if not self.raw:
+            return [dumped]
+        parts: list[Part] = []
+        pos = 0
+        for i, value in enumerate(self.raw):
+            marker = f"{self.nonce}:{i}:".encode()
+            at = dumped.index(marker, pos)
+            parts.append(dumped[pos:at])
+            parts.append(value)
+            pos = at + len(marker)
+        parts.append(dumped[pos:])
+        return parts
 
 
 class PartsResponse(Response):

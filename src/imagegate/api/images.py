@@ -12,7 +12,7 @@ from imagegate.api.body import capped
 from imagegate.api.disconnect import ClientGone, client_gone, until_disconnect
 from imagegate.api.encode import PartsResponse, encode_answer
 from imagegate.api.multipart import FormData, read_multipart
-from imagegate.api.parsing import build_request
+from imagegate.api.parsing import build_request, parse_stream
 from imagegate.core.errors import InvalidRequest, PayloadTooLarge
 from imagegate.core.types import ImageRequest, InputImage
 from imagegate.media.inspect import check_mask, inspect_image
@@ -48,12 +48,16 @@ async def _read_json(request: Request, limit: int) -> dict:
     return data
 
 
-async def _respond(request: Request, image_request: ImageRequest) -> Response:
+async def _respond(request: Request, image_request: ImageRequest, stream: bool = False) -> Response:
     services = request.app.state.services
     image_request.request_id = request.state.request_id
     image_request.key_id = request.state.key_id
     gateway = services.gateway
     principal = request.state.principal
+    if stream and not _dry_run(request):
+        from imagegate.api.image_stream import stream_images
+
+        return await stream_images(request, image_request, principal)
     if _dry_run(request):
         async with services.tenancy.hold(principal, image_request, dry_run=True):  # allowed models, key routing
             body = gateway.dry_run(image_request)
@@ -89,7 +93,7 @@ async def generations(request: Request) -> Response:
         raise InvalidRequest("images/generations expects a JSON body (Content-Type: application/json).")
     data = await _read_json(request, services.settings.max_upload_bytes)
     image_request = build_request(data, operation="generate", limits=services.limits)
-    return await _respond(request, image_request)
+    return await _respond(request, image_request, parse_stream(data))
 
 
 async def _inspect(data: bytes, max_pixels: int, filename: str | None, field: str) -> InputImage:
@@ -130,4 +134,4 @@ async def edits(request: Request) -> Response:
     image_request = build_request(
         dict(form.fields), operation="edit", limits=services.limits, form=True, images=images, mask=mask
     )
-    return await _respond(request, image_request)
+    return await _respond(request, image_request, parse_stream(dict(form.fields), form=True))

@@ -147,6 +147,19 @@ def parse_preferences(value: Any) -> ProviderPreferences | None:
     )
 
 
+def parse_stream(data: dict[str, Any], *, form: bool = False) -> bool:
+    """``stream``: a boolean (``"true"``/``"false"`` in forms)."""
+    value = data.get("stream")
+    if value is None:
+        return False
+    if form and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"Invalid type for 'stream': expected a boolean, got {type(value).__name__}.",
+                             param="stream")  # fmt: skip
+    return value
+
+
 def build_request(
     data: dict[str, Any],
     *,
@@ -173,9 +186,7 @@ def build_request(
             param="prompt",
         )
     n = _int(data, "n", 1, limits.max_n, form=form)
-    stream = data.get("stream")
-    if stream is True or (isinstance(stream, str) and stream.lower() == "true"):
-        raise InvalidRequest("Streaming image responses are not supported by this gateway yet.", param="stream")
+    parse_stream(data, form=form)  # validated here; api/image_stream.py serves it
     output_format = _str(data, "output_format", choices=(*OUTPUT_FORMATS, "jpg"))
     if output_format == "jpg":
         output_format = "jpeg"
@@ -192,9 +203,12 @@ def build_request(
         resolution = normal
     seed = _int(data, "seed", -(2**63), 2**63 - 1, form=form)
     extra: dict[str, Any] = {k: v for k, v in data.items() if k not in _KNOWN}
-    for key in ("moderation", "input_fidelity", "partial_images"):
+    for key in ("moderation", "input_fidelity"):
         if data.get(key) is not None:
             extra[key] = data[key]
+    partial_images = _int(data, "partial_images", 0, 3, form=form)
+    if partial_images is not None:
+        extra["partial_images"] = partial_images
     return ImageRequest(
         operation=operation,  # type: ignore[arg-type]
         model=model.strip(),

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from imagegate.catalog.schema import Offer
 from imagegate.core.types import ImageRequest, ImageResult, RenderSpec
+from imagegate.providers.streaming import PartialSink
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class ProviderCall:
     # reads it only to tell the provider (Replicate's ``Prefer: wait`` / ``Cancel-After``) or to skip a step
     deadline: float
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    partials: PartialSink | None = None  # set when the client streams: partial images and progress go here
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - self.clock())

@@ -44,6 +44,7 @@ from imagegate.media.formats import sniff_mime
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import HttpTimeouts, UpstreamClient, UpstreamResponse, ok, retry_after_seconds
 from imagegate.providers.input_mapping import build_input, endpoint
+from imagegate.providers.streaming import PartialSink
 from imagegate.settings import ProviderSettings
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
@@ -103,7 +104,7 @@ class FalProvider:
         request_id = str(queued["request_id"])
         urls = self._queue_urls(call.offer.provider_model_id, queued)
         try:  # the router cancels this call at its time limit: then the request is cancelled upstream too
-            result, ttfb_at = await self._await_result(urls, started)
+            result, ttfb_at = await self._await_result(urls, started, call.partials)
             images = await self._images(result)
         except asyncio.CancelledError:
             await self._cancel(urls["cancel_url"])
@@ -185,8 +186,10 @@ class FalProvider:
         base = self._schedule[min(attempt, len(self._schedule) - 1)]
         return jittered(base, self._jitter, self._rng)
 
-    async def _await_result(self, urls: dict[str, str], started: float) -> tuple[dict[str, Any], float]:
-        error_type = await self._poll(urls["status_url"])
+    async def _await_result(
+        self, urls: dict[str, str], started: float, sink: PartialSink | None = None
+    ) -> tuple[dict[str, Any], float]:
+        error_type = await self._poll(urls["status_url"], sink)
         resp = await self._http.request("GET", urls["response_url"], headers=self._auth())
         ttfb_at = (time.perf_counter() - started) * 1000 - resp.elapsed_ms + resp.ttfb_ms
         if not ok(resp.status):
@@ -196,10 +199,12 @@ class FalProvider:
             raise BadResponse("fal: the result is not a JSON object", provider=self.name, status=resp.status)
         return result, ttfb_at
 
-    async def _poll(self, status_url: str) -> str | None:
-        """Poll until the request leaves the queue; return its ``error_type`` (None when it succeeded)."""
+    async def _poll(self, status_url: str, sink: PartialSink | None = None) -> str | None:
+        """Poll until the request leaves the queue; return its ``error_type`` (None when it succeeded). A streaming
+        client's ``sink`` hears each change of state and queue position."""
         attempt = 0
         failures = 0
+        reported = None
         while True:
             try:
                 resp = await self._http.request("GET", status_url, headers=self._auth())
@@ -215,6 +220,9 @@ class FalProvider:
                 attempt += 1
                 continue
             state = status.get("status") if isinstance(status, dict) else None
+            if sink is not None and state and (note := _progress(status)) != reported:
+                sink.progress(note)
+                reported = note
             if state not in ("IN_QUEUE", "IN_PROGRESS"):
                 if state is None:
                     raise BadResponse("fal: the status answer has no status", provider=self.name)
@@ -299,6 +307,11 @@ def _detail_text(detail: Any) -> tuple[str, bool]:
                 msgs.append(str(item))
         return "; ".join(m for m in msgs if m), policy
     return "", False
+
+
+def _progress(status: dict[str, Any]) -> str:
+    position = status.get("queue_position")
+    return f"fal {status.get('status')}" + (f" queue_position={position}" if position is not None else "")
 
 
 def map_error(provider: str, status: int, body: bytes, headers: Any, error_type: str | None = None) -> ProviderError:

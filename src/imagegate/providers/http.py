@@ -143,19 +143,25 @@ class UpstreamClient:
                 )
         except ProviderError:
             raise
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise Timeout(f"{self.provider}: upstream timed out", provider=self.provider) from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise Unavailable(f"{self.provider}: upstream body was cut short", provider=self.provider) from exc
-        except (aiohttp.ClientConnectionError, ConnectionError, OSError) as exc:
-            raise Unavailable(
-                f"{self.provider}: connection failed ({type(exc).__name__})", provider=self.provider
-            ) from exc
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(self.provider, exc) from exc
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+
+
+TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError, OSError)
+
+
+def transport_error(provider: str, exc: BaseException) -> ProviderError:
+    """The typed error for a transport failure (timeout, cut-short body, refused or reset connection)."""
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return Timeout(f"{provider}: upstream timed out", provider=provider)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return Unavailable(f"{provider}: upstream body was cut short", provider=provider)
+    return Unavailable(f"{provider}: connection failed ({type(exc).__name__})", provider=provider)
 
 
 def ok(status: int) -> bool:

@@ -62,6 +62,7 @@ def map_size(spec: RenderSpec, sizes: tuple[str, ...]) -> str | None:
 
 class OpenAIProvider:
     name = "openai"
+    streams_partials = True  # relays partial images (one image per streamed call)
 
     def __init__(self, settings: ProviderSettings) -> None:
         self._key = settings.api_key or ""
@@ -78,6 +79,13 @@ class OpenAIProvider:
             raise Timeout("openai: the deadline passed before the call started", provider=self.name)
         params = self._params(call)
         headers = {"Authorization": f"Bearer {self._key}"}
+        partial_images = call.request.extra.get("partial_images")
+        if call.partials is not None and partial_images:  # the client streams: relay partial images
+            from imagegate.providers.openai_stream import stream_images
+
+            params = {**params, "stream": True, "partial_images": partial_images}
+            form = self._form(call, params) if call.request.operation == "edit" else None
+            return await stream_images(self, call, params, headers, form)
         if call.request.operation == "edit":
             resp = await self._http.request("POST", f"{self.base_url}/images/edits", headers=headers,
                                             data=self._form(call, params))

@@ -17,7 +17,7 @@ from typing import Any
 
 from imagegate.core.errors import GatewayError, InvalidRequest, RateLimitedError
 from imagegate.core.types import ImageRequest
-from imagegate.pipeline import Gateway
+from imagegate.pipeline import Gateway, GatewayAnswer
 from imagegate.tenancy.budgets import BudgetLedger, Reservation, Usage
 from imagegate.tenancy.directory import KeyDirectory
 from imagegate.tenancy.keystore import KeyStore
@@ -143,6 +143,14 @@ class Tenancy:
 
     def hold(self, principal: Principal | None, request: ImageRequest, *, dry_run: bool = False) -> Hold:
         return Hold(self, principal, request, dry_run)
+
+    async def run(self, principal: Principal | None, request: ImageRequest, **kwargs: Any) -> GatewayAnswer:
+        """``Gateway.run`` under the key's policy: allowed models, images per minute, the budget reserved before
+        and settled after. Every path that generates for a key (images, streams, chat, jobs) goes through here."""
+        async with self.hold(principal, request) as hold:
+            answer = await self.gateway.run(request, **kwargs)
+            hold.settle(answer.cost_micros)
+            return answer
 
     async def balance(self, principal: Principal | None) -> dict[str, Any]:
         """``GET /v1/balance``: nulls where the key has no budget."""

@@ -2,8 +2,7 @@
 
 ``spent_usd`` is what the gateway charged (the ``requests`` rows' cost, dry runs excluded). Cancelled hedges that a
 provider may still bill are shown apart as ``possibly_billed_usd``, summed from the attempts flagged
-``possibly_billed`` (``POSSIBLY_BILLED`` below names the column; where the attempts table has no such column yet
-the figure is ``null``). Blocking: call it off the event loop.
+``possibly_billed``. Blocking: call it off the event loop.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from imagegate.store.models import AttemptRow, RequestRow
 from imagegate.tenancy.policy import MICROS
 
 GROUPS = ("key", "model", "provider", "day")
-POSSIBLY_BILLED = "possibly_billed"  # the attempts column that flags a cancelled hedge a provider may bill
 DEFAULT_WINDOW = timedelta(days=30)
 
 
@@ -83,7 +81,7 @@ def spend_report(
             "requests": int(count),
             "images": int(images),
             "spent_usd": round(int(cost) / MICROS, 6),
-            "possibly_billed_usd": None if maybe is None else round(maybe.get(grp, 0) / MICROS, 6),
+            "possibly_billed_usd": round(maybe.get(grp, 0) / MICROS, 6),
         }
         for grp, count, cost, images in rows
     ]
@@ -96,15 +94,13 @@ def spend_report(
         "to": end.isoformat().replace("+00:00", "Z"),
         "currency": "USD",
         "total_usd": round(total / MICROS, 6),
-        "possibly_billed_usd": None if maybe is None else round(sum(maybe.values()) / MICROS, 6),
+        "possibly_billed_usd": round(sum(maybe.values()) / MICROS, 6),
         "data": data,
     }
 
 
-def _possibly_billed(db, conn, group_by, start, end, key_id) -> dict[Any, int] | None:  # type: ignore[no-untyped-def]
-    flag = getattr(AttemptRow, POSSIBLY_BILLED, None)
-    if flag is None:
-        return None  # the attempts table has no possibly-billed flag in this build
+def _possibly_billed(db, conn, group_by, start, end, key_id) -> dict[Any, int]:  # type: ignore[no-untyped-def]
+    flag = AttemptRow.possibly_billed
     col = group_column(db, group_by, AttemptRow).label("grp")
     stmt = (
         select(col, func.coalesce(func.sum(AttemptRow.cost_micros), 0))

@@ -8,6 +8,9 @@
   ``output_compression`` 0-100 with ``integer_below_min_value`` / ``integer_above_max_value``.
 - Answers real images as ``b64_json`` in the asked ``output_format`` plus ``usage`` (tokens from quality and size,
   input image tokens from 512 px tiles), and an ``x-request-id`` header.
+- ``stream: true`` with ``partial_images`` 0-3 answers ``text/event-stream`` as the real API does
+  (``testing/fakes/openai_stream.py``): ``image_generation.partial_image`` / ``image_edit.partial_image`` events, then
+  ``*.completed`` with ``usage`` (each partial bills 100 more output tokens); n=1 only.
 
 Faults (``imagegate.testing.faults``), one draw per image request: ``rate_limited`` (429 with ``retry-after``,
 ``retry-after-ms`` and ``x-ratelimit-*``), ``server_error`` (500), ``unavailable`` (503), ``content_policy`` (400
@@ -88,6 +91,9 @@ class OpenAIFakeState(FakeState):
     api_key: str = "sk-fake-openai-key-for-tests"
     quota_exhausted: bool = False
     fixed_payload_bytes: int | None = None
+    partial_interval_s: float = 0.02  # streaming: the pause before each partial image after the first
+    stream_fault: str | None = None  # streaming: after the first partial, "error" sends an error event, "cut" drops
+    stream_outcomes: list[str] = field(default_factory=list)  # per stream: "completed", "error", "client_gone"
     _images: dict[tuple[int, int, str, str], bytes] = field(default_factory=dict)
     _fixed: dict[int, bytes] = field(default_factory=dict)  # n -> precomputed body
 
@@ -147,15 +153,16 @@ def validate(params: dict[str, Any], allowed_params: set[str]) -> dict[str, Any]
                            + ", ".join(f"'{m}'" for m in MODELS) + ".", param="model", code="invalid_value")
     n = _int(params, "n", 1, 10) or 1
     _int(params, "output_compression", 0, 100)
-    _int(params, "partial_images", 0, 3)
     size = params.get("size") or "auto"
     if size not in MODELS[model]["size"]:
         raise _invalid_value("size", size, MODELS[model]["size"])
     for name, allowed in ENUMS.items():
         if params.get(name) is not None and params[name] not in allowed:
             raise _invalid_value(name, params[name], allowed)
-    if params.get("stream") in (True, "true"):
-        raise FakeAPIError(400, "Streaming is not supported by this fake.", param="stream", code="invalid_value")
+    stream = params.get("stream") in (True, "true")
+    partial_images = _int(params, "partial_images", 0, 3) or 0
+    if stream and n > 1:
+        raise FakeAPIError(400, "Streaming supports n=1 only in this fake.", param="n", code="invalid_value")
     fmt = params.get("output_format") or "png"
     background = params.get("background") or "auto"
     if background == "transparent" and fmt == "jpeg":
@@ -163,7 +170,7 @@ def validate(params: dict[str, Any], allowed_params: set[str]) -> dict[str, Any]
                            param="background", code="invalid_value")
     quality = params.get("quality") or "auto"
     return {"model": model, "prompt": prompt, "n": n, "size": size, "format": fmt, "background": background,
-            "quality": "medium" if quality == "auto" else quality}
+            "quality": "medium" if quality == "auto" else quality, "stream": stream, "partial_images": partial_images}
 
 
 def _image_tokens(width: int, height: int) -> int:
@@ -188,6 +195,8 @@ def _answer(state: OpenAIFakeState, p: dict[str, Any], inputs: list[tuple[int, i
     text_tokens = max(1, math.ceil(len(p["prompt"]) / 4))
     image_tokens = sum(_image_tokens(w, h) for w, h in inputs)
     output_tokens = OUTPUT_TOKENS[p["quality"]][size] * p["n"]
+    if p.get("stream"):
+        output_tokens += 100 * p.get("partial_images", 0)  # each partial image bills 100 output tokens
     return {
         "created": int(time.time()),
         "data": data,
@@ -344,6 +353,10 @@ async def _answer_after(request: web.Request, state: OpenAIFakeState, decision: 
         return abort_connection(request)
     if decision.fault is not None:
         return render_fault(decision.fault, state.injector)
+    if p["stream"]:
+        from imagegate.testing.fakes.openai_stream import stream_answer
+
+        return await stream_answer(request, state, _answer(state, p, inputs), p, edit=bool(inputs))
     body = orjson.dumps(_answer(state, p, inputs))
     return await send_body(request, body, headers={"x-request-id": f"req_{uuid.uuid4().hex}"}, decision=decision)
 

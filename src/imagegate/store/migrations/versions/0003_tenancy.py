@@ -2,7 +2,7 @@
 key version stamp every replica polls.
 
 Revision ID: 0003_tenancy
-Revises: 0001
+Revises: 0002_hardening
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_tenancy"
-down_revision = "0001"
+down_revision = "0002_hardening"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Playground history and the gallery: web_generations, gallery_entries.
 
 Revision ID: 0008_gallery
-Revises: 0002_hardening, 0006_web
+Revises: 0006_web
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_gallery"
-down_revision = ("0002_hardening", "0006_web")  # brief: "0001"; merges the heads main had at the last merge
+down_revision = "0006_web"  # brief: "0001"; chained after main's head at the last merge
 branch_labels = None
 depends_on = None
 
