@@ -19,7 +19,10 @@ from imagegate.store.models import AttemptRow, Base, RequestRow
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder, provider_stats
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-TABLES = {"requests", "attempts", "api_keys", "blobs", "alembic_version", "arena_battles", "arena_definitions"}
+TABLES = {
+    "requests", "attempts", "api_keys", "blobs", "alembic_version", "arena_battles", "arena_definitions",
+    "web_generations", "gallery_entries",
+}
 
 
 def _pg_answers() -> str | None:
@@ -52,7 +55,6 @@ def pg_url() -> Iterator[str]:
 
 def _head() -> str:
     """The latest revision shipped (several helpers add migrations; the lead chains them)."""
-
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None

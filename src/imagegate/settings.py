@@ -81,6 +81,7 @@ class Settings:
     workers: int = 1
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
     pages_public: bool = True  # web catalog pages readable without a key (when keys are configured)
+    session_secret: str | None = None  # signs the web session cookie; default: generated once into data_dir
     perf_refresh_s: float = 30.0  # how often the pages' performance rollup folds in new attempts (issue 10)
     stream_keepalive_s: float = 15.0  # SSE keep-alive comment interval; also how long a stream waits to start
     allow_private_image_urls: bool = False  # chat image_url fetches may reach private/loopback addresses
@@ -197,6 +198,7 @@ class Settings:
             "IMAGEGATE_BLOB_SECRET_ACCESS_KEY": ("blob_secret_access_key", str),
             "IMAGEGATE_BLOB_PRESIGN": ("blob_presign", _flag),
             "IMAGEGATE_PAGES_PUBLIC": ("pages_public", _flag),
+            "IMAGEGATE_SESSION_SECRET": ("session_secret", str),
             "IMAGEGATE_PERF_REFRESH_S": ("perf_refresh_s", float),
             "IMAGEGATE_STREAM_KEEPALIVE": ("stream_keepalive_s", float),
             "IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS": ("allow_private_image_urls", _flag),

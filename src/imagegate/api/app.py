@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api import batches, chat, files, images, jobs, models, recordings, uploads
+from imagegate.api import batches, chat, files, gallery, images, jobs, models, recordings, uploads
 from imagegate.api.arena import arena_routes
 from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
@@ -94,6 +94,9 @@ def _api_routes(prefix: str) -> list[Route]:
         Route(f"{prefix}/batches/{{batch_id}}", api_endpoint(batches.retrieve_batch), methods=["GET"]),
         Route(f"{prefix}/batches/{{batch_id}}/cancel", api_endpoint(batches.cancel_batch), methods=["POST"]),
         *arena_routes(prefix, api_endpoint),
+        Route(f"{prefix}/gallery", api_endpoint(gallery.list_gallery), methods=["GET"]),
+        Route(f"{prefix}/gallery", api_endpoint(gallery.create_entry), methods=["POST"]),
+        Route(f"{prefix}/gallery/{{entry_id}}", api_endpoint(gallery.delete_entry), methods=["DELETE"]),
     ]
 
 

@@ -92,8 +92,9 @@ class AttemptRow(Base):
     __tablename__ = "attempts"
     __table_args__ = (Index("ix_attempts_model_provider_created", "model", "provider", "created_at"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                                    autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     request_id: Mapped[str] = mapped_column(String(64), index=True)  # no FK: the log is append-only, keep it fast
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     model: Mapped[str | None] = mapped_column(String(200))  # resolved catalog id
@@ -141,5 +142,6 @@ class BlobRow(Base):
 
 
 from imagegate.store import arena_tables  # noqa: E402,F401  (the arena's tables, on the same Base)
+from imagegate.store import gallery_models as _gallery_models  # noqa: E402,F401  (registers its tables on Base)
 from imagegate.store import job_models as _job_models  # noqa: E402,F401 - register the jobs tables on Base
 from imagegate.store import tenancy_rows as _tenancy_rows  # noqa: E402,F401  (registers the tenancy tables)

@@ -179,11 +179,15 @@ async def site_index(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
+    from imagegate.web import gallery_pages, playground
+
     model = "/models/{creator}/{model}"
     from imagegate.web import arena_pages, usage
 
     return [
         *page("/", home),
+        *playground.routes(),
+        *gallery_pages.routes(),
         *usage.routes(),
         *arena_pages.routes(),
         *page("/models", models_list),
