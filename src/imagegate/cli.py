@@ -41,6 +41,30 @@ def _raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def _load_settings(config: Path | None = None, **overrides: object) -> Settings:
+    """Settings, or a one-line error naming the bad key (no traceback)."""
+    from imagegate.settings import SettingsError
+
+    try:
+        return Settings.load(config, **overrides)
+    except (SettingsError, OSError) as exc:
+        typer.echo(f"imagegate: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _has_database_keys(settings: Settings) -> bool:
+    """Whether the database holds a live API key: the server then requires keys, so it may serve other hosts."""
+    from imagegate.store.db import Database, run_migrations
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.db_url)
+    db = Database(settings.db_url)
+    try:
+        return db.has_api_keys()
+    finally:
+        db.dispose()
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
@@ -52,11 +76,12 @@ def serve(
     """Run the gateway (uvicorn with uvloop and httptools)."""
     import uvicorn
 
-    settings = Settings.load(config, host=host, port=port, data_dir=data_dir, workers=workers)
-    if not settings.auth_enabled and not _is_loopback(settings.host):
+    settings = _load_settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
+    if not _is_loopback(settings.host) and not settings.auth_enabled and not _has_database_keys(settings):
         typer.echo(
-            f"imagegate: no master key or API keys are configured, so the gateway binds to 127.0.0.1 "
-            f"instead of {settings.host}. Set IMAGEGATE_MASTER_KEY or IMAGEGATE_API_KEYS to serve other hosts.",
+            f"imagegate: no master key, API keys or database keys are configured, so the gateway binds to "
+            f"127.0.0.1 instead of {settings.host}. Set IMAGEGATE_MASTER_KEY or IMAGEGATE_API_KEYS, or create a key "
+            "with `imagegate keys create`, to serve other hosts.",
             err=True,
         )
         settings.host = "127.0.0.1"
@@ -67,6 +92,9 @@ def serve(
     os.environ["IMAGEGATE_DATA_DIR"] = str(settings.data_dir.resolve())
     if config:
         os.environ["IMAGEGATE_CONFIG"] = str(Path(config).resolve())
+    from imagegate.api.timeouts import HEADER_TIMEOUT_ENV, HeaderTimeoutProtocol
+
+    os.environ[HEADER_TIMEOUT_ENV] = str(settings.header_timeout_s)
     uvicorn.run(
         "imagegate.api.asgi:create_app_from_env",
         factory=True,
@@ -74,7 +102,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=HeaderTimeoutProtocol,  # httptools with a header read timeout (imagegate.api.timeouts)
         access_log=False,
         proxy_headers=False,  # nothing reads the client address or scheme; saves a middleware per request
         log_level="info",
@@ -135,7 +163,7 @@ def generate(
     """Generate image(s) from a prompt, in-process, with the configured providers."""
     from imagegate.api.parsing import Limits, build_request
 
-    settings = Settings.load(config, data_dir=data_dir)
+    settings = _load_settings(config, data_dir=data_dir)
     data = {"model": model, "prompt": prompt, "n": n, "response_format": "b64_json"}
     if size:
         data["size"] = size
@@ -165,7 +193,7 @@ def edit(
     from imagegate.api.parsing import Limits, build_request
     from imagegate.media.inspect import check_mask, inspect_image
 
-    settings = Settings.load(config, data_dir=data_dir)
+    settings = _load_settings(config, data_dir=data_dir)
     try:
         inputs = [inspect_image(p.read_bytes(), max_pixels=settings.max_image_pixels, filename=p.name) for p in images]
         mask_img = None
@@ -198,7 +226,7 @@ def list_models(config: ConfigOpt = None) -> None:
     """List the catalog's models with their aliases and providers."""
     from imagegate.catalog.loader import load_catalog
 
-    settings = Settings.load(config)
+    settings = _load_settings(config)
     catalog = load_catalog(settings.catalog_dirs)
     active = set(settings.active_providers())
     for m in catalog.models():
@@ -215,7 +243,7 @@ app.add_typer(keys_app, name="keys")
 def _open_db(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     from imagegate.store.db import Database, run_migrations
 
-    settings = Settings.load(config, data_dir=data_dir)
+    settings = _load_settings(config, data_dir=data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_migrations(settings.db_url)
     return Database(settings.db_url)
@@ -296,7 +324,7 @@ def stats(
     from imagegate.catalog.loader import load_catalog
     from imagegate.telemetry.performance import format_block, model_providers
 
-    settings = Settings.load(config, data_dir=data_dir)
+    settings = _load_settings(config, data_dir=data_dir)
     try:
         record, _ = load_catalog(settings.catalog_dirs).resolve(model)
     except Exception as exc:

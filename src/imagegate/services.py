@@ -14,6 +14,7 @@ from imagegate.api.auth import Authenticator
 from imagegate.api.files import extension
 from imagegate.api.parsing import Limits
 from imagegate.catalog.loader import Catalog, load_catalog
+from imagegate.media.decode import ImageDecoder
 from imagegate.pipeline import Gateway
 from imagegate.providers.base import Provider
 from imagegate.providers.registry import build_providers
@@ -41,6 +42,7 @@ class Services:
     limits: Limits
     metrics: Metrics
     banner: list[str] = field(default_factory=list)
+    decoder: ImageDecoder = field(default_factory=ImageDecoder)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -130,4 +132,9 @@ async def build_services(settings: Settings) -> Services:
         limits=Limits(max_prompt_chars=settings.max_prompt_chars, max_n=settings.max_n),
         metrics=metrics,
         banner=banner,
+        decoder=ImageDecoder(
+            max_image_pixels=settings.max_image_pixels,
+            max_request_pixels=settings.max_request_pixels,
+            max_concurrent=settings.decode_concurrency,
+        ),
     )

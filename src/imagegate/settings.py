@@ -1,20 +1,32 @@
 """Settings: defaults < config file (YAML) < environment (``IMAGEGATE_*`` and providers' own names).
 
-Built once by ``Settings.load``; the app factory takes a ``Settings`` so tests build their own.
+Built once by ``Settings.load``; the app factory takes a ``Settings`` so tests build their own. Every value is
+checked by pydantic, whichever layer it came from, and a bad one is a ``SettingsError`` naming the key, where it
+came from (file or environment variable) and the type expected.
+
+Adding a setting is one line in ``Settings``: its YAML key is the field's name and its environment variable is
+``IMAGEGATE_<NAME>`` (``ENV_NAMES`` lists the few historic exceptions, ``NO_ENV`` the structured ones).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
-@dataclass
-class ProviderSettings:
+class SettingsError(ValueError):
+    """A setting with a bad value or an unknown name; the message names the key, its source and the type expected."""
+
+
+class _Checked(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProviderSettings(_Checked):
     """Credentials and endpoint of one upstream provider. ``active`` when credentials are present."""
 
     name: str
@@ -40,9 +52,7 @@ class ProviderSettings:
     def __repr__(self) -> str:  # never print secrets
         return f"ProviderSettings(name={self.name!r}, base_url={self.base_url!r}, active={self.active})"
 
-
-def _flag(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    __str__ = __repr__
 
 
 # provider -> (key env var, base url env var)
@@ -55,34 +65,50 @@ PROVIDER_ENV: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass
-class Settings:
+class Settings(_Checked):
     host: str = "127.0.0.1"
-    port: int = 8080
-    data_dir: Path = field(default_factory=lambda: Path("./data"))
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("./data")
     database_url: str | None = None  # default: sqlite in data_dir
     redis_url: str | None = None  # routing state shared across workers when set
     redis_prefix: str = "imagegate:router"  # key namespace, so several gateways can share one Redis
     public_base_url: str | None = None  # for image URLs; default http://host:port
     master_key: str | None = None  # IMAGEGATE_MASTER_KEY
-    api_keys: list[str] = field(default_factory=list)  # IMAGEGATE_API_KEYS (comma separated)
+    api_keys: list[str] = []  # IMAGEGATE_API_KEYS (comma separated)
     url_ttl_s: int = 3600  # response_format=url lifetime
     max_upload_bytes: int = 20 * 1024 * 1024  # whole multipart body
     max_image_pixels: int = 64_000_000  # decompression-bomb limit per image
+    max_request_pixels: int = 128_000_000  # all the images of one edit request together (declared in headers)
+    decode_concurrency: int = Field(default=2, ge=1)  # image decodes at once, per worker process
     max_prompt_chars: int = 32_000
     max_n: int = 10
     max_input_images: int = 16  # per edit request, before any model's own limit
     log_prompts: bool = False
     request_timeout_s: float = 300.0  # per-request deadline across all attempts
+    header_timeout_s: float = Field(default=10.0, gt=0)  # a connection's request line and headers must arrive in it
+    body_timeout_s: float = Field(default=30.0, gt=0)  # the longest wait for the next piece of a request body
+    metrics_public: bool = False  # /metrics without a key even when keys are configured
     placeholder: str = "auto"  # auto (only when no provider is active) | on | off
-    catalog_dirs: list[Path] = field(default_factory=list)  # extra catalog data dirs
-    routing: dict[str, Any] = field(default_factory=dict)  # router options (policy weights, per-model)
+    catalog_dirs: list[Path] = []  # extra catalog data dirs
+    routing: dict[str, Any] = {}  # router options (policy weights, per-model)
     stats_window_days: int = 30
-    workers: int = 1
+    workers: int = Field(default=1, ge=1)
     runtime_tuning: bool = True  # allocator and gc tuning in served workers (imagegate/runtime.py)
-    providers: dict[str, ProviderSettings] = field(default_factory=dict)
+    providers: dict[str, ProviderSettings] = {}
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="before")
+    @classmethod
+    def _name_providers(cls, data: Any) -> Any:
+        """``providers: {gemini: {...}}`` in YAML: each entry gets its name, and every known provider an entry."""
+        if isinstance(data, dict) and isinstance(data.get("providers"), dict):
+            named: dict[str, Any] = {}
+            for name, entry in data["providers"].items():
+                entry = {} if entry is None else entry
+                named[name] = {"name": name, **entry} if isinstance(entry, dict) else entry
+            data = {**data, "providers": named}
+        return data
+
+    def model_post_init(self, context: Any, /) -> None:
         for name in PROVIDER_ENV:
             self.providers.setdefault(name, ProviderSettings(name=name))
 
@@ -106,67 +132,85 @@ class Settings:
         return [n for n, p in self.providers.items() if p.active]
 
     @classmethod
-    def load(
-        cls, config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def load(cls, config: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         env = dict(os.environ if env is None else env)
-        data: dict[str, Any] = {}
         config = config or env.get("IMAGEGATE_CONFIG")
+        data: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         if config:
             with open(config, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh) or {}
-            if not isinstance(data, dict):
-                raise ValueError(f"{config}: the config file must be a mapping")
-        provider_data = data.pop("providers", {}) or {}
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"{config}: unknown settings {sorted(unknown)}")
-        s = cls(**{k: v for k, v in data.items()})
-        s.data_dir = Path(s.data_dir)
-        s.catalog_dirs = [Path(p) for p in s.catalog_dirs]
-        for name, pdata in provider_data.items():
-            s.providers[name] = ProviderSettings(name=name, **(pdata or {}))
-        s._apply_env(env)
-        for k, v in overrides.items():
-            if v is not None:
-                setattr(s, k, Path(v) if k == "data_dir" else v)
-        return s
+                loaded = yaml.safe_load(fh) or {}
+            if not isinstance(loaded, dict):
+                raise SettingsError(f"{config}: the config file must be a mapping")
+            data = loaded
+            sources = {str(k): f"{config}: '{k}'" for k in data}
+        _overlay_env(data, sources, env)
+        for key, value in overrides.items():
+            if value is not None:
+                data[key] = value
+                sources[key] = f"option {key}"
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc, sources)) from None
 
-    def _apply_env(self, env: dict[str, str]) -> None:
-        simple = {
-            "IMAGEGATE_HOST": ("host", str),
-            "IMAGEGATE_PORT": ("port", int),
-            "IMAGEGATE_DATA_DIR": ("data_dir", Path),
-            "IMAGEGATE_DATABASE_URL": ("database_url", str),
-            "IMAGEGATE_REDIS_URL": ("redis_url", str),
-            "IMAGEGATE_REDIS_PREFIX": ("redis_prefix", str),
-            "IMAGEGATE_PUBLIC_BASE_URL": ("public_base_url", str),
-            "IMAGEGATE_MASTER_KEY": ("master_key", str),
-            "IMAGEGATE_URL_TTL": ("url_ttl_s", int),
-            "IMAGEGATE_MAX_UPLOAD_BYTES": ("max_upload_bytes", int),
-            "IMAGEGATE_MAX_IMAGE_PIXELS": ("max_image_pixels", int),
-            "IMAGEGATE_LOG_PROMPTS": ("log_prompts", _flag),
-            "IMAGEGATE_REQUEST_TIMEOUT": ("request_timeout_s", float),
-            "IMAGEGATE_PLACEHOLDER": ("placeholder", str),
-            "IMAGEGATE_WORKERS": ("workers", int),
-            "IMAGEGATE_RUNTIME_TUNING": ("runtime_tuning", _flag),
-        }
-        for var, (attr, conv) in simple.items():
+
+ENV_NAMES = {"url_ttl_s": "IMAGEGATE_URL_TTL", "request_timeout_s": "IMAGEGATE_REQUEST_TIMEOUT"}
+NO_ENV = frozenset({"routing", "providers"})
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting."""
+    return ENV_NAMES.get(field, f"IMAGEGATE_{field.upper()}")
+
+
+def _overlay_env(data: dict[str, Any], sources: dict[str, str], env: dict[str, str]) -> None:
+    """Environment values over the file's (empty values count as unset); pydantic converts and checks them."""
+    for name, info in Settings.model_fields.items():
+        if name in NO_ENV:
+            continue
+        var = env_name(name)
+        raw = env.get(var)
+        if not raw:
+            continue
+        is_list = getattr(info.annotation, "__origin__", None) is list
+        data[name] = [part.strip() for part in raw.split(",") if part.strip()] if is_list else raw
+        sources[name] = f"environment variable {var}"
+    providers = data.get("providers")
+    if providers is None:
+        providers = data["providers"] = {}
+    elif not isinstance(providers, dict):
+        return  # pydantic names the problem
+    for name, (key_var, url_var) in PROVIDER_ENV.items():
+        entry = providers.get(name)
+        if entry is None:
+            entry = providers[name] = {}
+        elif not isinstance(entry, dict):
+            continue
+        if env.get(key_var):
+            entry["credentials_file" if name == "vertex" else "api_key"] = env[key_var]
+            sources[f"providers.{name}.{'credentials_file' if name == 'vertex' else 'api_key'}"] = key_var
+        if env.get(url_var):
+            entry["base_url"] = env[url_var]
+            sources[f"providers.{name}.base_url"] = f"environment variable {url_var}"
+    vertex = providers.get("vertex")
+    if isinstance(vertex, dict):
+        for var, key in (("VERTEX_PROJECT", "project"), ("VERTEX_LOCATION", "location")):
             if env.get(var):
-                setattr(self, attr, conv(env[var]))
-        if env.get("IMAGEGATE_API_KEYS"):
-            self.api_keys = [k.strip() for k in env["IMAGEGATE_API_KEYS"].split(",") if k.strip()]
-        for name, (key_var, url_var) in PROVIDER_ENV.items():
-            p = self.providers[name]
-            if env.get(key_var):
-                if name == "vertex":
-                    p.credentials_file = env[key_var]
-                else:
-                    p.api_key = env[key_var]
-            if env.get(url_var):
-                p.base_url = env[url_var]
-        if env.get("VERTEX_PROJECT"):
-            self.providers["vertex"].project = env["VERTEX_PROJECT"]
-        if env.get("VERTEX_LOCATION"):
-            self.providers["vertex"].location = env["VERTEX_LOCATION"]
+                vertex[key] = env[var]
+                sources[f"providers.vertex.{key}"] = f"environment variable {var}"
+
+
+def _describe(exc: ValidationError, sources: dict[str, str]) -> str:
+    """One line per bad setting: which key, from where, what was expected, what was given (never a secret)."""
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc) or "settings"
+        source = sources.get(key) or sources.get(loc[0] if loc else "", "")
+        where = f" (from {source})" if source else ""
+        secret = any(s in key for s in ("key", "credentials"))
+        given = "" if secret or err["type"] in ("extra_forbidden", "missing") else f", got {err.get('input')!r}"
+        message = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"].lower()
+        lines.append(f"setting '{key}'{where}: {message}{given}")
+    return "invalid settings:\n  " + "\n  ".join(lines)

@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.api import files, images, models
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
+from imagegate.api.timeouts import BodyTimeout
 from imagegate.core.errors import GatewayError
 from imagegate.settings import Settings
 
@@ -112,6 +114,7 @@ def create_app(  # type: ignore[no-untyped-def]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(BodyTimeout, timeout_s=settings.body_timeout_s)],
         exception_handlers={
             GatewayError: gateway_error_handler,
             HTTPException: http_error_handler,

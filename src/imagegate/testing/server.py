@@ -34,6 +34,7 @@ class GatewayProcess:
         config: Path | None = None,
         port: int | None = None,
         log_path: Path | None = None,
+        extra_args: list[str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.data_dir = data_dir
@@ -45,6 +46,7 @@ class GatewayProcess:
         argv = [sys.executable, "-m", "imagegate", "serve", "--port", str(self.port), "--data-dir", str(data_dir)]
         if config:
             argv += ["--config", str(config)]
+        argv += extra_args or []
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path or data_dir.parent / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
