@@ -304,6 +304,14 @@ def demo(
     route, fail over and fill in the figures. Nothing leaves this machine."""
     import tempfile
 
+    from imagegate.extras import MissingExtra, require
+
+    try:
+        for module in ("httpx", "cryptography", "google.oauth2.service_account"):
+            require(module, "demo", "imagegate demo")
+    except MissingExtra as exc:
+        typer.echo(f"imagegate: {exc}", err=True)
+        raise typer.Exit(2) from None
     from imagegate.demo import run_demo
 
     target = data_dir or Path(tempfile.mkdtemp(prefix="imagegate-demo-"))

@@ -15,8 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import redis.asyncio as redis
-from redis.exceptions import NoScriptError
+try:
+    import redis.asyncio as redis
+    from redis.exceptions import NoScriptError
+except ModuleNotFoundError:  # the 'redis' extra; from_url names it
+    redis = None  # type: ignore[assignment]
+
+    class NoScriptError(Exception):  # type: ignore[no-redef]
+        pass
+
 
 from imagegate.router import health
 from imagegate.router.health import StateParams
@@ -148,6 +155,10 @@ class RedisRouterState:
 
     @classmethod
     def from_url(cls, url: str = "redis://127.0.0.1:6379/0", prefix: str = "imagegate:router") -> RedisRouterState:
+        if redis is None:
+            from imagegate.extras import missing
+
+            raise missing("redis", "redis_url (routing state in Redis)", "redis")
         return cls(redis.Redis.from_url(url, decode_responses=True), prefix)
 
     def offer_key(self, model_id: str, provider: str) -> str:
