@@ -9,7 +9,7 @@ import ipaddress
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,7 +41,7 @@ def _raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def _load_settings(config: Path | None = None, **overrides: object) -> Settings:
+def _load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Settings, or a one-line error naming the bad key (no traceback)."""
     from imagegate.settings import SettingsError
 
@@ -74,8 +74,6 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
 ) -> None:
     """Run the gateway (uvicorn with uvloop and httptools)."""
-    import uvicorn
-
     settings = _load_settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
     if not _is_loopback(settings.host) and not settings.auth_enabled and not _has_database_keys(settings):
         typer.echo(
@@ -95,7 +93,9 @@ def serve(
     from imagegate.api.timeouts import HEADER_TIMEOUT_ENV, HeaderTimeoutProtocol
 
     os.environ[HEADER_TIMEOUT_ENV] = str(settings.header_timeout_s)
-    uvicorn.run(
+    from imagegate.api import serving
+
+    serving.run(
         "imagegate.api.asgi:create_app_from_env",
         factory=True,
         host=settings.host,

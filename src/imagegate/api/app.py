@@ -40,9 +40,12 @@ def api_endpoint(handler: Handler) -> Handler:
 
 
 async def metrics(request: Request) -> Response:
+    """Prometheus text; behind the API keys when keys are configured, unless ``metrics_public``."""
     from imagegate.telemetry.metrics import CONTENT_TYPE
 
     services = request.app.state.services
+    if not services.settings.metrics_public:
+        await services.auth.authenticate(request.headers.get("authorization"))
     return Response(services.metrics.render(), media_type=CONTENT_TYPE)
 
 

@@ -38,9 +38,9 @@ class Authenticator:
             raise AuthenticationFailed("Missing API key: send 'Authorization: Bearer <key>'.")
         token = authorization[7:].strip()
         digest = hashlib.sha256(token.encode()).digest()
-        for known, key_id in self._static.items():
+        for known, static_id in self._static.items():
             if hmac.compare_digest(known, digest):
-                return key_id
+                return static_id
         if self._lookup is not None:
             cached = self._cache.get(digest)
             now = time.monotonic()

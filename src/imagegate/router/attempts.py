@@ -455,7 +455,7 @@ class AttemptLoop:
             err = RateLimitedError(msg, details=details, headers=headers)
         else:
             err = AllProvidersExhausted(msg, details=details)
-        err.attempts = attempts  # type: ignore[attr-defined]
+        err.attempts = attempts  # type: ignore[attr-defined,union-attr]
         return err
 
 
@@ -464,7 +464,7 @@ def _attempt_detail(a: Attempt) -> dict[str, object]:
             "error": a.error}  # fmt: skip
 
 
-def _size(data: bytes | None, b64: str | None) -> int:
+def _size(data: bytes | None, b64: str | memoryview | None) -> int:
     if data is not None:
         return len(data)
     return len(b64) * 3 // 4 if b64 else 0

@@ -211,7 +211,7 @@ class RedisRouterState:
         await self._pause(keys=[self.offer_key(model_id, provider)], args=[repr(until_wall), params.ttl_s])
 
     async def acquire_probe(self, model_id: str, provider: str, now_wall: float, params: StateParams) -> bool:
-        args = [repr(now_wall), repr(params.cooldown_s), params.half_open_probes]
+        args: list[str | int] = [repr(now_wall), repr(params.cooldown_s), params.half_open_probes]
         return bool(await self._probe(keys=[self.offer_key(model_id, provider)], args=args))
 
     async def acquire_budget(
