@@ -198,3 +198,10 @@ def test_provider_figures_endpoint_cli_and_metrics(client: OpenAI, gateway: Serv
     assert "imagegate_attempt_duration_seconds_bucket" in metrics
     assert 'imagegate_attempts_total{model="gemini-3-pro-image-preview",outcome="Unavailable",provider="gemini"}' \
         in metrics
+
+
+def test_the_response_size_is_the_pixels_gemini_returned(client: OpenAI) -> None:
+    """Gemini renders 1536x1024 as 3:2 at 2K: 2528x1696 pixels, and the response says so (docs/sizes.md)."""
+    res = client.images.generate(model="gemini/" + MODEL, prompt="x", size="1536x1024", response_format="b64_json")
+    assert size_of(res.data[0].b64_json) == (2528, 1696)
+    assert res.size == "2528x1696"
