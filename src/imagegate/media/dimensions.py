@@ -19,9 +19,9 @@ _B64_PREFIX = 64 * 1024  # characters: 48 KiB of image, enough for any PNG/JPEG/
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:
-    with contextlib.suppress(Exception):  # an unreadable header: the size is unknown, not an error
-        with Image.open(io.BytesIO(data)) as img:
-            return img.size
+    # an unreadable header: the size is unknown, not an error
+    with contextlib.suppress(Exception), Image.open(io.BytesIO(data)) as img:
+        return img.size
     return None
 
 
