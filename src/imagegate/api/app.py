@@ -49,6 +49,12 @@ async def metrics(request: Request) -> Response:
     return Response(services.metrics.render(), media_type=CONTENT_TYPE)
 
 
+async def openapi_json(request: Request) -> Response:
+    from imagegate.api.openapi import document
+
+    return Response(orjson.dumps(document()), media_type="application/json")
+
+
 async def health(request: Request) -> Response:
     services = getattr(request.app.state, "services", None)
     if services is None:
@@ -110,6 +116,7 @@ def create_app(  # type: ignore[no-untyped-def]
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/files/{token}", files.serve_file, methods=["GET"]),
         *_api_routes("/v1"),
         *_api_routes("/openai/v1"),
