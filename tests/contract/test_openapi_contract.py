@@ -118,5 +118,6 @@ def test_schemathesis_finds_no_server_error(server, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=tmp_path,  # its cache directory goes there
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
