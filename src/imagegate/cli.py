@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import contextlib
 import ipaddress
 import os
@@ -111,114 +109,11 @@ def serve(
     )
 
 
-def _run_request(settings: Settings, request) -> dict:  # type: ignore[no-untyped-def]
-    from imagegate.services import build_services
+from imagegate.cli_images import edit, fail, generate  # noqa: E402 - the image commands live there
 
-    async def go() -> dict:
-        services = await build_services(settings)
-        await services.start()
-        try:
-            request.request_id = "cli_" + os.urandom(6).hex()
-            return (await services.gateway.run(request)).body
-        finally:
-            await services.aclose()
-
-    return asyncio.run(go())
-
-
-def _write_outputs(body: dict, output: Path) -> None:
-    items = body["data"]
-    for i, item in enumerate(items):
-        target = output if i == 0 else output.with_name(f"{output.stem}-{i + 1}{output.suffix}")
-        target.write_bytes(base64.b64decode(item["b64_json"]))
-        typer.echo(str(target))
-    meta = body["metadata"]
-    typer.echo(f"provider={meta['provider']} cost=${meta['cost']:.6f} request_id={meta['request_id']}", err=True)
-
-
-def _fail(exc: Exception) -> None:
-    from imagegate.core.errors import GatewayError
-
-    if isinstance(exc, GatewayError):
-        typer.echo(f"error ({exc.status} {exc.code}): {exc.message}", err=True)
-        raise typer.Exit(1)
-    raise exc
-
-
-def _format_for(output: Path) -> str | None:
-    ext = output.suffix.lower().lstrip(".")
-    return {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "gif": "gif", "avif": "avif"}.get(ext)
-
-
-@app.command()
-def generate(
-    prompt: str,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file; the extension picks the format.")],
-    model: Annotated[str, typer.Option(help="Model id, alias or provider/model.")] = "gemini-3-pro-image-preview",
-    size: Annotated[str | None, typer.Option(help="WxH, W:H or auto.")] = None,
-    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 1,
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Generate image(s) from a prompt, in-process, with the configured providers."""
-    from imagegate.api.parsing import Limits, build_request
-
-    settings = _load_settings(config, data_dir=data_dir)
-    data = {"model": model, "prompt": prompt, "n": n, "response_format": "b64_json"}
-    if size:
-        data["size"] = size
-    if fmt := _format_for(output):
-        data["output_format"] = fmt
-    try:
-        req = build_request(data, operation="generate", limits=Limits(settings.max_prompt_chars, settings.max_n))
-        body = _run_request(settings, req)
-    except Exception as exc:
-        _fail(exc)
-        return
-    _write_outputs(body, output)
-
-
-@app.command()
-def edit(
-    images: Annotated[list[Path], typer.Argument(help="Input image file(s).")],
-    prompt: Annotated[str, typer.Option("--prompt", help="What to change.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
-    mask: Annotated[Path | None, typer.Option("--mask", help="Mask image (same size as the first image).")] = None,
-    model: Annotated[str, typer.Option(help="Model id, alias or provider/model.")] = "gemini-3-pro-image-preview",
-    size: Annotated[str | None, typer.Option(help="WxH, W:H or auto.")] = None,
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Edit image(s) with a prompt, in-process."""
-    from imagegate.api.parsing import Limits, build_request
-    from imagegate.media.inspect import check_mask, inspect_image
-
-    settings = _load_settings(config, data_dir=data_dir)
-    try:
-        inputs = [inspect_image(p.read_bytes(), max_pixels=settings.max_image_pixels, filename=p.name) for p in images]
-        mask_img = None
-        if mask is not None:
-            mask_img = inspect_image(
-                mask.read_bytes(), max_pixels=settings.max_image_pixels, filename=mask.name, field="mask"
-            )
-            check_mask(mask_img, inputs[0])
-        data = {"model": model, "prompt": prompt, "response_format": "b64_json"}
-        if size:
-            data["size"] = size
-        if fmt := _format_for(output):
-            data["output_format"] = fmt
-        req = build_request(
-            data,
-            operation="edit",
-            limits=Limits(settings.max_prompt_chars, settings.max_n),
-            images=inputs,
-            mask=mask_img,
-        )
-        body = _run_request(settings, req)
-    except Exception as exc:
-        _fail(exc)
-        return
-    _write_outputs(body, output)
+_fail = fail
+app.command()(generate)
+app.command()(edit)
 
 
 @app.command("models")
