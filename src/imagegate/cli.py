@@ -236,7 +236,11 @@ def stats(
     db = _open_db(config, data_dir)
     try:
         body = model_providers(
-            db, record, window_days=days or settings.stats_window_days, active=set(settings.active_providers())
+            db,
+            record,
+            window_days=days or settings.stats_window_days,
+            active=set(settings.active_providers()),
+            active_from_log=True,
         )
     finally:
         db.dispose()
