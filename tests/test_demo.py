@@ -62,7 +62,7 @@ def test_figures_table_scales_back() -> None:
 def test_the_demo_routes_across_providers(tmp_path: Path) -> None:
     """Gemini is best on every axis of the seed's figures; its quota bursts make the router use the others."""
     lines: list[str] = []
-    run_demo(time_scale=0.002, port=0, requests=40, data_dir=tmp_path, seed=3, concurrency=4, echo=lines.append)
+    run_demo(time_scale=0.01, port=0, requests=40, data_dir=tmp_path, seed=3, concurrency=4, echo=lines.append)
     winners = {line.split()[1] for line in lines if line.startswith("#") and "FAILED" not in line}
     assert len(winners) >= 2, winners
     assert any(line.startswith("  answered by: ") for line in lines)
