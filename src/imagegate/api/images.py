@@ -111,14 +111,13 @@ async def edits(request: Request) -> Response:
         raise InvalidRequest(
             f"Too many images: {len(image_files)} given, the maximum is {settings.max_input_images}.", param="image"
         )
+    # the fields first: a bad value is refused before any image is decoded
+    image_request = build_request(dict(form.fields), operation="edit", limits=services.limits, form=True)
     uploads = [Upload(f.data, f.filename, "image") for f in image_files]
     uploads += [Upload(f.data, f.filename, "mask") for f in mask_files]
     decoded = await services.decoder.decode_all(uploads)
-    images = decoded[: len(image_files)]
-    mask = decoded[len(image_files)] if mask_files else None
-    if mask is not None:
-        check_mask(mask, images[0])
-    image_request = build_request(
-        dict(form.fields), operation="edit", limits=services.limits, form=True, images=images, mask=mask
-    )
+    image_request.images = decoded[: len(image_files)]
+    image_request.mask = decoded[len(image_files)] if mask_files else None
+    if image_request.mask is not None:
+        check_mask(image_request.mask, image_request.images[0])
     return await _respond(request, image_request)
