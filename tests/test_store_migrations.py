@@ -106,28 +106,13 @@ async def test_postgresql_request_log_round_trip(pg_url: str) -> None:
     try:
         for i in range(20):
             ok = i % 4 != 0
-            recorder.record(
-                RequestRecord(
-                    id=f"req_{i}",
-                    created_at=now.timestamp(),
-                    model="nano-banana",
-                    model_id="gemini-2.5-flash-image",
-                    operation="generate",
-                    status=200 if ok else 502,
-                    latency_ms=100.0 + i,
-                    provider="gemini",
-                    attempts=[
-                        Attempt(
-                            provider="gemini",
-                            provider_model_id="gemini-2.5-flash-image",
-                            outcome="success" if ok else "Unavailable",
-                            latency_ms=float(100 + i),
-                            ttfb_ms=float(10 + i) if ok else None,
-                            started_at=now.timestamp(),
-                        )
-                    ],
-                )
-            )
+            recorder.record(RequestRecord(
+                id=f"req_{i}", created_at=now.timestamp(), model="nano-banana", model_id="gemini-2.5-flash-image",
+                operation="generate", status=200 if ok else 502, latency_ms=100.0 + i, provider="gemini",
+                attempts=[Attempt(provider="gemini", provider_model_id="gemini-2.5-flash-image",
+                                  outcome="success" if ok else "Unavailable", latency_ms=float(100 + i),
+                                  ttfb_ms=float(10 + i) if ok else None, started_at=now.timestamp())],
+            ))
         await recorder.aclose()
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(RequestRow)) == 20

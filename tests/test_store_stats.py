@@ -25,31 +25,12 @@ def db(tmp_path) -> Iterator[Database]:
     database.dispose()
 
 
-def attempt(
-    provider: str,
-    outcome: str,
-    latency: float,
-    ttfb: float | None = None,
-    *,
-    model: str = MODEL,
-    age: timedelta = timedelta(days=1),
-    i: int = 0,
-) -> dict:
+def attempt(provider: str, outcome: str, latency: float, ttfb: float | None = None, *, model: str = MODEL,
+            age: timedelta = timedelta(days=1), i: int = 0) -> dict:
     return {
-        "request_id": f"req_{provider}_{i}",
-        "created_at": NOW - age,
-        "model": model,
-        "provider": provider,
-        "provider_model_id": "m",
-        "outcome": outcome,
-        "status": None,
-        "error": None,
-        "latency_ms": latency,
-        "ttfb_ms": ttfb,
-        "cost_micros": 0,
-        "hedged": False,
-        "image_count": 1,
-        "image_bytes": 10,
+        "request_id": f"req_{provider}_{i}", "created_at": NOW - age, "model": model, "provider": provider,
+        "provider_model_id": "m", "outcome": outcome, "status": None, "error": None, "latency_ms": latency,
+        "ttfb_ms": ttfb, "cost_micros": 0, "hedged": False, "image_count": 1, "image_bytes": 10,
     }
 
 
@@ -91,15 +72,9 @@ def test_provider_stats_on_a_known_data_set(db: Database) -> None:
     assert gemini["ttfb_p50_ms"] == pytest.approx(550.0)
     assert gemini["ttfb_p95_ms"] == pytest.approx(955.0)
     assert vertex == {
-        "provider": "vertex",
-        "requests": 4,
-        "successes": 1,
-        "success_rate": 0.25,
-        "latency_p50_ms": 4000.0,
-        "latency_p95_ms": 4000.0,
-        "latency_avg_ms": 4000.0,
-        "ttfb_p50_ms": None,
-        "ttfb_p95_ms": None,
+        "provider": "vertex", "requests": 4, "successes": 1, "success_rate": 0.25,
+        "latency_p50_ms": 4000.0, "latency_p95_ms": 4000.0, "latency_avg_ms": 4000.0,
+        "ttfb_p50_ms": None, "ttfb_p95_ms": None,
     }
     assert provider_stats(db, "unknown-model", NOW - timedelta(days=30)) == []
 

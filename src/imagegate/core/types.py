@@ -113,14 +113,8 @@ class Usage:
 
     def add(self, other: Usage) -> None:
         for name in (
-            "input_text_tokens",
-            "input_image_tokens",
-            "cached_input_tokens",
-            "output_text_tokens",
-            "output_image_tokens",
-            "thoughts_tokens",
-            "input_images",
-            "output_images",
+            "input_text_tokens", "input_image_tokens", "cached_input_tokens", "output_text_tokens",
+            "output_image_tokens", "thoughts_tokens", "input_images", "output_images",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reported = self.reported or other.reported

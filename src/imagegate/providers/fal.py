@@ -126,9 +126,8 @@ class FalProvider:
     def _submission(self, call: ProviderCall) -> tuple[str, dict[str, Any]]:
         req, offer, spec = call.request, call.offer, call.spec
         if not 1 <= call.n <= FAL_MAX_IMAGES:
-            raise ProviderInvalidRequest(
-                f"fal: num_images must be 1-{FAL_MAX_IMAGES}, not {call.n}", provider=self.name
-            )
+            raise ProviderInvalidRequest(f"fal: num_images must be 1-{FAL_MAX_IMAGES}, not {call.n}",
+                                         provider=self.name)
         url = f"{self.base_url}/{offer.provider_model_id}"
         body: dict[str, Any] = {
             "prompt": req.prompt,
@@ -250,11 +249,8 @@ class FalProvider:
         else:
             resp = await self._http.request("GET", url)  # public CDN URL: no credentials
             if resp.status != 200:
-                raise Unavailable(
-                    f"fal: downloading an output image failed (HTTP {resp.status})",
-                    provider=self.name,
-                    status=resp.status,
-                )
+                raise Unavailable(f"fal: downloading an output image failed (HTTP {resp.status})",
+                                  provider=self.name, status=resp.status)
             data = resp.body
             declared = declared or resp.headers.get("Content-Type")
         if not data:
@@ -322,3 +318,4 @@ def map_error(provider: str, status: int, body: bytes, headers: Any, error_type:
     if status >= 500 or status == 409 or retryable == "true":
         return Unavailable(text, **kw)
     return ProviderInvalidRequest(text, **kw)
+

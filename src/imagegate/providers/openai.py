@@ -79,17 +79,11 @@ class OpenAIProvider:
         params = self._params(call)
         headers = {"Authorization": f"Bearer {self._key}"}
         if call.request.operation == "edit":
-            resp = await self._http.request(
-                "POST",
-                f"{self.base_url}/images/edits",
-                headers=headers,
-                data=self._form(call, params),
-                timeout=call.remaining(),
-            )
+            resp = await self._http.request("POST", f"{self.base_url}/images/edits", headers=headers,
+                                            data=self._form(call, params), timeout=call.remaining())
         else:
-            resp = await self._http.request(
-                "POST", f"{self.base_url}/images/generations", headers=headers, json=params, timeout=call.remaining()
-            )
+            resp = await self._http.request("POST", f"{self.base_url}/images/generations", headers=headers,
+                                            json=params, timeout=call.remaining())
         if resp.status != 200:
             raise map_error(self.name, resp)
         return self._result(call, resp, params.get("output_format"))
@@ -216,3 +210,4 @@ def map_error(provider: str, resp: UpstreamResponse) -> ProviderError:
     if status >= 500 or status == 409:
         return Unavailable(text, **kw)
     return ProviderInvalidRequest(text, **kw)
+

@@ -201,9 +201,8 @@ class ReplicateProvider:
         headers = self._auth() if url.startswith(self._base + "/") else None  # never send the token elsewhere
         resp = await self._http.request("GET", url, headers=headers, timeout=_left(call))
         if resp.status >= 400:
-            raise Unavailable(
-                f"replicate: output download failed (HTTP {resp.status})", provider=self.name, status=resp.status
-            )
+            raise Unavailable(f"replicate: output download failed (HTTP {resp.status})", provider=self.name,
+                              status=resp.status)
         mime = sniff_mime(resp.body) or resp.headers.get("Content-Type", "").split(";")[0].strip()
         if not mime.startswith("image/"):
             raise BadResponse("replicate: the output is not an image", provider=self.name)
@@ -223,10 +222,10 @@ class ReplicateProvider:
             return f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode()}"
         form = aiohttp.FormData()
         ext = image.mime_type.split("/")[-1]
-        form.add_field("content", image.data, filename=image.filename or f"input.{ext}", content_type=image.mime_type)
-        resp = await self._http.request(
-            "POST", f"{self._base}/v1/files", headers=self._auth(), data=form, timeout=_left(call)
-        )
+        form.add_field("content", image.data, filename=image.filename or f"input.{ext}",
+                       content_type=image.mime_type)
+        resp = await self._http.request("POST", f"{self._base}/v1/files", headers=self._auth(), data=form,
+                                        timeout=_left(call))
         self._raise_for_status(resp, creating=True)
         obj = resp.json()
         url = obj.get("urls", {}).get("get") if isinstance(obj, dict) else None

@@ -58,7 +58,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -212,15 +214,11 @@ class Database:
 
     # -- blobs -------------------------------------------------------------------------------------------------
 
-    def add_blob(
-        self, token: str, path: str, mime_type: str, size: int, created_at: datetime, expires_at: datetime
-    ) -> None:
+    def add_blob(self, token: str, path: str, mime_type: str, size: int, created_at: datetime,
+                 expires_at: datetime) -> None:
         with self.session.begin() as s:
-            s.add(
-                BlobRow(
-                    token=token, path=path, mime_type=mime_type, size=size, created_at=created_at, expires_at=expires_at
-                )
-            )
+            s.add(BlobRow(token=token, path=path, mime_type=mime_type, size=size, created_at=created_at,
+                          expires_at=expires_at))
 
     def get_blob(self, token: str) -> BlobRow | None:
         with self.session() as s:

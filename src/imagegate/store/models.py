@@ -80,9 +80,8 @@ class AttemptRow(Base):
     __tablename__ = "attempts"
     __table_args__ = (Index("ix_attempts_model_provider_created", "model", "provider", "created_at"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                    autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(64), index=True)  # no FK: the log is append-only, keep it fast
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     model: Mapped[str | None] = mapped_column(String(200))  # resolved catalog id
