@@ -17,12 +17,20 @@ def answer_body(
     data: list[dict[str, Any]],
     cost_micros: int,
     attempts: list[Attempt],
+    sizes: list[str | None] | None = None,
 ) -> dict[str, Any]:
+    """``sizes``: the pixel size of each returned image (``data`` order), reported as ``size`` (the first image's),
+    and per image as ``data[i].size`` when they differ; never the requested size, which providers round."""
     body: dict[str, Any] = {"created": int(time.time()), "data": data}
     if request.output_format:
         body["output_format"] = request.output_format
-    if request.size:
-        body["size"] = request.size
+    known = [s for s in sizes or [] if s]
+    if known:
+        body["size"] = known[0]
+        if len(set(known)) > 1 or len(known) < len(data):
+            for item, size in zip(data, sizes or [], strict=False):
+                if size:
+                    item["size"] = size
     if request.quality:
         body["quality"] = request.quality
     if request.background:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import ipaddress
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,6 +40,30 @@ def _raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def _load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings, or a one-line error naming the bad key (no traceback)."""
+    from imagegate.settings import SettingsError
+
+    try:
+        return Settings.load(config, **overrides)
+    except (SettingsError, OSError) as exc:
+        typer.echo(f"imagegate: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _has_database_keys(settings: Settings) -> bool:
+    """Whether the database holds a live API key: the server then requires keys, so it may serve other hosts."""
+    from imagegate.store.db import Database, run_migrations
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.db_url)
+    db = Database(settings.db_url)
+    try:
+        return db.has_api_keys()
+    finally:
+        db.dispose()
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
@@ -50,13 +73,12 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
 ) -> None:
     """Run the gateway (uvicorn with uvloop and httptools)."""
-    import uvicorn
-
-    settings = Settings.load(config, host=host, port=port, data_dir=data_dir, workers=workers)
-    if not settings.auth_enabled and not _is_loopback(settings.host):
+    settings = _load_settings(config, host=host, port=port, data_dir=data_dir, workers=workers)
+    if not _is_loopback(settings.host) and not settings.auth_enabled and not _has_database_keys(settings):
         typer.echo(
-            f"imagegate: no master key or API keys are configured, so the gateway binds to 127.0.0.1 "
-            f"instead of {settings.host}. Set IMAGEGATE_MASTER_KEY or IMAGEGATE_API_KEYS to serve other hosts.",
+            f"imagegate: no master key, API keys or database keys are configured, so the gateway binds to "
+            f"127.0.0.1 instead of {settings.host}. Set IMAGEGATE_MASTER_KEY or IMAGEGATE_API_KEYS, or create a key "
+            "with `imagegate keys create`, to serve other hosts.",
             err=True,
         )
         settings.host = "127.0.0.1"
@@ -67,14 +89,19 @@ def serve(
     os.environ["IMAGEGATE_DATA_DIR"] = str(settings.data_dir.resolve())
     if config:
         os.environ["IMAGEGATE_CONFIG"] = str(Path(config).resolve())
-    uvicorn.run(
+    from imagegate.api.timeouts import HEADER_TIMEOUT_ENV, HeaderTimeoutProtocol
+
+    os.environ[HEADER_TIMEOUT_ENV] = str(settings.header_timeout_s)
+    from imagegate.api import serving
+
+    serving.run(
         "imagegate.api.asgi:create_app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=HeaderTimeoutProtocol,  # httptools with a header read timeout (imagegate.api.timeouts)
         access_log=False,
         proxy_headers=False,  # nothing reads the client address or scheme; saves a middleware per request
         log_level="info",
@@ -98,114 +125,11 @@ def worker(
     asyncio.run(run_worker(settings))
 
 
-def _run_request(settings: Settings, request) -> dict:  # type: ignore[no-untyped-def]
-    from imagegate.services import build_services
+from imagegate.cli_images import edit, fail, generate  # noqa: E402 - the image commands live there
 
-    async def go() -> dict:
-        services = await build_services(settings)
-        await services.start()
-        try:
-            request.request_id = "cli_" + os.urandom(6).hex()
-            return (await services.gateway.run(request)).body
-        finally:
-            await services.aclose()
-
-    return asyncio.run(go())
-
-
-def _write_outputs(body: dict, output: Path) -> None:
-    items = body["data"]
-    for i, item in enumerate(items):
-        target = output if i == 0 else output.with_name(f"{output.stem}-{i + 1}{output.suffix}")
-        target.write_bytes(base64.b64decode(item["b64_json"]))
-        typer.echo(str(target))
-    meta = body["metadata"]
-    typer.echo(f"provider={meta['provider']} cost=${meta['cost']:.6f} request_id={meta['request_id']}", err=True)
-
-
-def _fail(exc: Exception) -> None:
-    from imagegate.core.errors import GatewayError
-
-    if isinstance(exc, GatewayError):
-        typer.echo(f"error ({exc.status} {exc.code}): {exc.message}", err=True)
-        raise typer.Exit(1)
-    raise exc
-
-
-def _format_for(output: Path) -> str | None:
-    ext = output.suffix.lower().lstrip(".")
-    return {"jpg": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "gif": "gif", "avif": "avif"}.get(ext)
-
-
-@app.command()
-def generate(
-    prompt: str,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file; the extension picks the format.")],
-    model: Annotated[str, typer.Option(help="Model id, alias or provider/model.")] = "gemini-3-pro-image-preview",
-    size: Annotated[str | None, typer.Option(help="WxH, W:H or auto.")] = None,
-    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 1,
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Generate image(s) from a prompt, in-process, with the configured providers."""
-    from imagegate.api.parsing import Limits, build_request
-
-    settings = Settings.load(config, data_dir=data_dir)
-    data = {"model": model, "prompt": prompt, "n": n, "response_format": "b64_json"}
-    if size:
-        data["size"] = size
-    if fmt := _format_for(output):
-        data["output_format"] = fmt
-    try:
-        req = build_request(data, operation="generate", limits=Limits(settings.max_prompt_chars, settings.max_n))
-        body = _run_request(settings, req)
-    except Exception as exc:
-        _fail(exc)
-        return
-    _write_outputs(body, output)
-
-
-@app.command()
-def edit(
-    images: Annotated[list[Path], typer.Argument(help="Input image file(s).")],
-    prompt: Annotated[str, typer.Option("--prompt", help="What to change.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
-    mask: Annotated[Path | None, typer.Option("--mask", help="Mask image (same size as the first image).")] = None,
-    model: Annotated[str, typer.Option(help="Model id, alias or provider/model.")] = "gemini-3-pro-image-preview",
-    size: Annotated[str | None, typer.Option(help="WxH, W:H or auto.")] = None,
-    config: ConfigOpt = None,
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Edit image(s) with a prompt, in-process."""
-    from imagegate.api.parsing import Limits, build_request
-    from imagegate.media.inspect import check_mask, inspect_image
-
-    settings = Settings.load(config, data_dir=data_dir)
-    try:
-        inputs = [inspect_image(p.read_bytes(), max_pixels=settings.max_image_pixels, filename=p.name) for p in images]
-        mask_img = None
-        if mask is not None:
-            mask_img = inspect_image(
-                mask.read_bytes(), max_pixels=settings.max_image_pixels, filename=mask.name, field="mask"
-            )
-            check_mask(mask_img, inputs[0])
-        data = {"model": model, "prompt": prompt, "response_format": "b64_json"}
-        if size:
-            data["size"] = size
-        if fmt := _format_for(output):
-            data["output_format"] = fmt
-        req = build_request(
-            data,
-            operation="edit",
-            limits=Limits(settings.max_prompt_chars, settings.max_n),
-            images=inputs,
-            mask=mask_img,
-        )
-        body = _run_request(settings, req)
-    except Exception as exc:
-        _fail(exc)
-        return
-    _write_outputs(body, output)
+_fail = fail
+app.command()(generate)
+app.command()(edit)
 
 
 @app.command("models")
@@ -213,7 +137,7 @@ def list_models(config: ConfigOpt = None) -> None:
     """List the catalog's models with their aliases and providers."""
     from imagegate.catalog.loader import load_catalog
 
-    settings = Settings.load(config)
+    settings = _load_settings(config)
     catalog = load_catalog(settings.catalog_dirs)
     active = set(settings.active_providers())
     for m in catalog.models():
@@ -231,7 +155,7 @@ app.add_typer(arena_app, name="arena")
 def _open_db(config: Path | None, data_dir: Path | None):  # type: ignore[no-untyped-def]
     from imagegate.store.db import Database, run_migrations
 
-    settings = Settings.load(config, data_dir=data_dir)
+    settings = _load_settings(config, data_dir=data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run_migrations(settings.db_url)
     return Database(settings.db_url)
@@ -255,6 +179,14 @@ def demo(
     route, fail over and fill in the figures. Nothing leaves this machine."""
     import tempfile
 
+    from imagegate.extras import MissingExtra, require
+
+    try:
+        for module in ("httpx", "cryptography", "google.oauth2.service_account"):
+            require(module, "demo", "imagegate demo")
+    except MissingExtra as exc:
+        typer.echo(f"imagegate: {exc}", err=True)
+        raise typer.Exit(2) from None
     from imagegate.demo import run_demo
 
     target = data_dir or Path(tempfile.mkdtemp(prefix="imagegate-demo-"))
@@ -275,7 +207,7 @@ def stats(
     from imagegate.catalog.loader import load_catalog
     from imagegate.telemetry.performance import format_block, model_providers
 
-    settings = Settings.load(config, data_dir=data_dir)
+    settings = _load_settings(config, data_dir=data_dir)
     try:
         record, _ = load_catalog(settings.catalog_dirs).resolve(model)
     except Exception as exc:
@@ -284,7 +216,11 @@ def stats(
     db = _open_db(config, data_dir)
     try:
         body = model_providers(
-            db, record, window_days=days or settings.stats_window_days, active=set(settings.active_providers())
+            db,
+            record,
+            window_days=days or settings.stats_window_days,
+            active=set(settings.active_providers()),
+            active_from_log=True,
         )
     finally:
         db.dispose()

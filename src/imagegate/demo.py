@@ -22,12 +22,18 @@ import httpx
 import yaml
 
 from imagegate.testing.fleet import Fleet, ThreadedFleet
-from imagegate.testing.profiles import SEED_FIGURES, seed_profiles, time_scaled_routing
+from imagegate.testing.profiles import SEED_FIGURES, scenario_profiles, time_scaled_routing
 from imagegate.testing.server import GatewayProcess, free_port
 
 MODEL = "gemini-3-pro-image-preview"
 PROVIDERS = ("gemini", "vertex", "replicate", "fal")
 REFRESH_S = 5.0  # wall seconds between two figure tables
+# On the seed's figures Gemini is best on every axis, so a router that works sends it nearly everything (~99 %)
+# and the others only see failovers. Real accounts also have quotas: in the demo Gemini's runs out in bursts
+# (429 with Retry-After for 15 s every minute, the routing benchmark's "bursts" scenario), and the router moves
+# the traffic to the next best offers while it is paused: routing across providers, as it happens in production.
+SCENARIO = "bursts"
+DEMO_RUN_S = 3600.0  # real seconds of burst windows laid out ahead (the demo may run until Ctrl-C)
 Echo = Callable[[str], None]
 
 
@@ -58,8 +64,9 @@ imagegate demo: one OpenAI-compatible endpoint in front of four simulated provid
 The fake providers behave like the real ones did over 30 days (the seed's model page; Replicate's figures are
 our assumption, it publishes none):
 {rows}
-Failures are 503/500 mostly, some 429 with Retry-After, a few that never answer. Time runs {1 / time_scale:g}x
-faster than real; every time below is converted back to real seconds.
+Failures are 503/500 mostly, some 429 with Retry-After, a few that never answer. Gemini, the best of them, also
+runs out of quota for 15 s every minute (429 with Retry-After), so the router has to spread the load.
+Time runs {1 / time_scale:g}x faster than real; every time below, everywhere, is in real seconds.
 
 The gateway (http://127.0.0.1:{port}/v1, policy `auto`, hedging on) tries the offer with the best expected
 time and price per success first and fails over when it fails. {concurrency} clients send {how_many}.
@@ -104,6 +111,15 @@ def figures_table(body: dict[str, Any], time_scale: float) -> str:
     return "\n".join(lines)
 
 
+def routing_line(answered: dict[str, int]) -> str:
+    """``answered by: gemini 71 %, replicate 20 %, ...`` (images returned, by provider)."""
+    total = sum(answered.values())
+    if not total:
+        return "  answered by: nobody yet"
+    shares = sorted(answered.items(), key=lambda kv: -kv[1])
+    return "  answered by: " + ", ".join(f"{p} {n * 100 / total:.0f} % ({n})" for p, n in shares)
+
+
 def _figures_from_answers(seen: dict[str, list[tuple[bool, float]]]) -> dict[str, Any]:
     """The same shape as the providers endpoint, from the attempts in our answers (if the endpoint is absent)."""
     data = []
@@ -124,6 +140,7 @@ async def _drive(
 ) -> None:
     counter = iter(range(1, requests + 1)) if requests else itertools.count(1)
     seen: dict[str, list[tuple[bool, float]]] = {}
+    answered: dict[str, int] = {}
     state = {"ok": 0, "failed": 0, "endpoint": True}
 
     async def worker() -> None:
@@ -138,24 +155,31 @@ async def _drive(
                 status, answer = 0, {"error": {"message": type(exc).__name__}}
             latency = time.perf_counter() - start
             state["ok" if status == 200 else "failed"] += 1
+            if status == 200:
+                winner = (answer.get("metadata") or {}).get("provider", "?")
+                answered[winner] = answered.get(winner, 0) + 1
             attempts = (answer.get("metadata") or answer.get("error") or {}).get("attempts", [])
             for a in attempts:
                 if a.get("outcome") != "cancelled":
                     seen.setdefault(a["provider"], []).append((a["outcome"] == "success", a.get("latency_ms", 0)))
             echo(request_line(i, status, answer, latency, time_scale))
 
-    async def figures() -> None:
-        try:
-            r = await client.get(f"{url}/v1/models/{MODEL}/providers")
-            body = r.json() if r.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            body = None
+    async def figures(final: bool = False) -> None:
+        body = None
+        if not final:  # at Ctrl-C the gateway may be going: use what the answers said
+            try:
+                r = await client.get(f"{url}/v1/models/{MODEL}/providers")
+                body = r.json() if r.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                body = None
         if body is None:
             body = _figures_from_answers(seen)
         done = state["ok"] + state["failed"]
         rate = state["ok"] / done * 100 if done else 0.0
-        echo(f"\n-- gateway: {done} requests, {rate:.1f} % answered with an image; per provider (every attempt):")
-        echo(figures_table(body, time_scale) + "\n")
+        title = "Summary" if final else "-- gateway"
+        echo(f"\n{title}: {done} requests, {rate:.1f} % answered with an image; per provider (every attempt, real s):")
+        echo(figures_table(body, time_scale))
+        echo(routing_line(answered) + "\n")
 
     async def ticker() -> None:
         while True:
@@ -165,6 +189,9 @@ async def _drive(
     tick = asyncio.create_task(ticker())
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+    except asyncio.CancelledError:  # Ctrl-C: the summary, from the answers received so far
+        await figures(final=True)
+        raise
     finally:
         tick.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -175,16 +202,24 @@ async def _drive(
 async def _main(time_scale: float, port: int, requests: int | None, data_dir: Path, seed: int | None,
                 concurrency: int, echo: Echo) -> None:  # fmt: skip
     data_dir.mkdir(parents=True, exist_ok=True)
-    fleet = ThreadedFleet(Fleet(workdir=data_dir / "fleet", providers=PROVIDERS,
-                                profiles=seed_profiles(time_scale, seed)))  # fmt: skip
+    profiles = scenario_profiles(SCENARIO, time_scale, seed, run_s=DEMO_RUN_S)
+    fleet = ThreadedFleet(Fleet(workdir=data_dir / "fleet", providers=PROVIDERS, profiles=profiles))
     fleet.start()
     gateway: GatewayProcess | None = None
     try:
         port = port or free_port()
         config = data_dir / "demo-config.yaml"
         config.write_text(yaml.safe_dump(demo_config(time_scale), sort_keys=False))
-        gateway = GatewayProcess(data_dir, {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"}, config, port,
-                                 log_path=data_dir / "gateway.log")
+        # its own session: Ctrl-C reaches the demo only, which stops the gateway first and the fakes after it,
+        # so no request sees a fake vanish under it (no false failovers at shutdown)
+        gateway = GatewayProcess(
+            data_dir,
+            {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"},
+            config,
+            port,
+            log_path=data_dir / "gateway.log",
+            new_session=True,
+        )
         echo(header(time_scale, port, requests, concurrency))
         timeout = httpx.Timeout(300.0 * time_scale + 10.0, connect=5.0)
         async with httpx.AsyncClient(timeout=timeout) as client:

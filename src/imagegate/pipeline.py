@@ -23,6 +23,7 @@ from imagegate.core.errors import (
 )
 from imagegate.core.types import Attempt, GeneratedImage, ImageRequest, ImageResult, RenderSpec
 from imagegate.media.convert import normalise
+from imagegate.media.dimensions import size_text
 from imagegate.media.sizes import SizeMap
 from imagegate.pricing import Pricer, dry_run_body
 from imagegate.pricing.pricer import candidate_micros
@@ -99,12 +100,13 @@ class Gateway:
     def plan(self, request: ImageRequest) -> tuple[ModelRecord, str | None, list[Planned]]:
         model, forced = self.catalog.resolve(request.model)
         offers = self.offers_for(model)
-        if self.placeholder_only:
-            forced = None  # offline: the placeholder stands in for whichever provider was forced
         if forced:
-            if forced not in self.providers:
+            if forced not in self.providers:  # in every mode: the placeholder never stands in for a forced one
                 raise InvalidRequest(
-                    f"Provider '{forced}' is not configured on this gateway for model '{model.id}'.", param="model"
+                    f"Provider '{forced}' is not configured on this gateway for model '{model.id}' (its credentials "
+                    "are not set). Drop the prefix to let the gateway route, or use ?dryRun=true to price every "
+                    "offer.",
+                    param="model",
                 )
             offers = [o for o in offers if o.provider == forced]
         if not offers:
@@ -153,7 +155,26 @@ class Gateway:
         if not ordered:
             raise InvalidRequest("No provider satisfies the request's provider preferences.", param="provider")
         chosen = next(p for p in planned if p.candidate is ordered[0])
-        return dry_run_body(model.id, chosen.offer, self.pricer.estimate(request, chosen.offer, chosen.spec))
+        body = dry_run_body(model.id, chosen.offer, self.pricer.estimate(request, chosen.offer, chosen.spec))
+        body["offers"] = self._price_every_offer(request, model)
+        return body
+
+    def _price_every_offer(self, request: ImageRequest, model: ModelRecord) -> list[dict[str, Any]]:
+        """Every catalog offer's estimate, configured or not (estimates need no credentials); ``active`` says
+        which ones this gateway would call, ``error`` why an offer cannot serve this request."""
+        out: list[dict[str, Any]] = []
+        for offer in model.offers:
+            entry: dict[str, Any] = {"provider": offer.provider, "provider_name": offer.provider_name}
+            entry["active"] = offer.provider in self.providers
+            try:
+                self._check_capabilities(request, offer)
+                spec = self.map_size(request, offer.capabilities)
+            except GatewayError as exc:
+                out.append({**entry, "error": exc.message})
+                continue
+            priced = dry_run_body(model.id, offer, self.pricer.estimate(request, offer, spec))
+            out.append({**entry, **{k: priced[k] for k in ("total_cost_micros", "currency", "components")}})
+        return out
 
     # ------------------------------------------------------------------ run
 
@@ -212,7 +233,8 @@ class Gateway:
                 background=request.background,
             )
             data = await self._render_data(images, request, result.text)
-            body = answer_body(request, model.id, chosen.offer, result, data, cost_micros, routed.attempts)
+            sizes = [size_text(i) for i in images]
+            body = answer_body(request, model.id, chosen.offer, result, data, cost_micros, routed.attempts, sizes)
             done = RunEnd(200, images=len(images), image_bytes=sum(i.nbytes for i in images))
             self._log(request, model_id, chosen, routed, done, started, started_wall)
             return GatewayAnswer(body, chosen.offer.provider, cost_micros, request.request_id, routed.attempts)

@@ -20,6 +20,7 @@ from imagegate.catalog.loader import Catalog, load_catalog
 from imagegate.core.redaction import register_secrets
 from imagegate.jobs.batches.service import BatchConfig
 from imagegate.jobs.service import AsyncWork, JobsConfig
+from imagegate.media.decode import ImageDecoder
 from imagegate.pipeline import Gateway
 from imagegate.providers.base import Provider
 from imagegate.providers.registry import build_providers
@@ -55,6 +56,7 @@ class Services:
     banner: list[str] = field(default_factory=list)
     perf: PagePerformance | None = None  # the web pages' performance rollup (issue 10)
     work: AsyncWork | None = None  # record / replay / mock and jobs (imagegate/jobs)
+    decoder: ImageDecoder = field(default_factory=ImageDecoder)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -199,5 +201,10 @@ async def build_services(settings: Settings) -> Services:
                 Limits(settings.max_prompt_chars, settings.max_n),
                 BatchConfig.from_settings(settings),
             ),
+        ),
+        decoder=ImageDecoder(
+            max_image_pixels=settings.max_image_pixels,
+            max_request_pixels=settings.max_request_pixels,
+            max_concurrent=settings.decode_concurrency,
         ),
     )

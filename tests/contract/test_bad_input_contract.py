@@ -191,9 +191,11 @@ def test_too_many_images(client: OpenAI) -> None:
     assert exc.value.body["param"] == "image"
 
 
-def test_forced_provider_offline_is_served_by_placeholder(client: OpenAI) -> None:
-    res = client.images.generate(model="vertex/" + MODEL, prompt="x", size="256x256", response_format="b64_json")
-    assert res.model_extra["metadata"]["provider"] == "placeholder"
+def test_forced_provider_offline_is_a_400_not_the_placeholder(client: OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.images.generate(model="vertex/" + MODEL, prompt="x", size="256x256", response_format="b64_json")
+    assert exc.value.body["param"] == "model"
+    assert "'vertex' is not configured" in exc.value.message
 
 
 def test_forced_unknown_provider(client: OpenAI) -> None:

@@ -198,3 +198,38 @@ def test_provider_figures_endpoint_cli_and_metrics(client: OpenAI, gateway: Serv
     assert "imagegate_attempt_duration_seconds_bucket" in metrics
     assert 'imagegate_attempts_total{model="gemini-3-pro-image-preview",outcome="Unavailable",provider="gemini"}' \
         in metrics
+
+
+def test_the_response_size_is_the_pixels_gemini_returned(client: OpenAI) -> None:
+    """Gemini renders 1536x1024 as 3:2 at 2K: 2528x1696 pixels, and the response says so (docs/sizes.md)."""
+    res = client.images.generate(model="gemini/" + MODEL, prompt="x", size="1536x1024", response_format="b64_json")
+    assert size_of(res.data[0].b64_json) == (2528, 1696)
+    assert res.size == "2528x1696"
+
+
+def test_stats_without_the_servers_credentials_reads_activity_from_the_log(client: OpenAI, gateway) -> None:
+    import json
+    import subprocess
+    import sys
+
+    client.images.generate(model=f"gemini/{MODEL}", prompt="stats", response_format="b64_json")
+
+    def stats(*extra: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "imagegate", "stats", MODEL, "--data-dir", str(gateway.data_dir), *extra],
+            capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    text = stats()
+    assert "### gemini\n" in text  # no credentials here, but the log shows it served: not "(inactive)"
+    assert "- Price: $" in text and "per 1M image tokens (output)" in text
+    body = json.loads(stats("--json"))
+    gemini = next(p for p in body["data"] if p["provider"] == "gemini")
+    assert gemini["active"] is True
+    for key, value in gemini["performance"].items():
+        if isinstance(value, float):
+            assert value == round(value, 4), (key, value)
+            if key.endswith("_ms"):
+                assert value == round(value, 1), (key, value)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,6 +18,7 @@ from imagegate.api import batches, chat, files, gallery, images, jobs, models, r
 from imagegate.api.arena import arena_routes
 from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
+from imagegate.api.timeouts import BodyTimeout
 from imagegate.core.errors import GatewayError
 from imagegate.core.redaction import install_log_redaction
 from imagegate.settings import Settings
@@ -57,10 +59,19 @@ def api_endpoint(handler: Handler) -> Handler:
 
 
 async def metrics(request: Request) -> Response:
+    """Prometheus text; behind the API keys when keys are configured, unless ``metrics_public``."""
     from imagegate.telemetry.metrics import CONTENT_TYPE
 
     services = request.app.state.services
+    if not services.settings.metrics_public:
+        await services.auth.authenticate(request.headers.get("authorization"))
     return Response(services.metrics.render(), media_type=CONTENT_TYPE)
+
+
+async def openapi_json(request: Request) -> Response:
+    from imagegate.api.openapi import document
+
+    return Response(orjson.dumps(document()), media_type="application/json")
 
 
 async def health(request: Request) -> Response:
@@ -163,6 +174,7 @@ def create_app(  # type: ignore[no-untyped-def]
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/files/{token}", files.serve_file, methods=["GET"]),
         *_api_routes("/v1"),
         *_api_routes("/openai/v1"),
@@ -172,6 +184,7 @@ def create_app(  # type: ignore[no-untyped-def]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(BodyTimeout, timeout_s=settings.body_timeout_s)],
         exception_handlers={
             GatewayError: gateway_error_handler,
             HTTPException: http_error_handler,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,9 +13,10 @@ from imagegate.api.encode import PartsResponse, encode_answer
 from imagegate.api.multipart import FormData, read_multipart
 from imagegate.api.parsing import build_request, parse_stream
 from imagegate.core.errors import InvalidRequest, PayloadTooLarge
-from imagegate.core.types import ImageRequest, InputImage
+from imagegate.core.types import ImageRequest
 from imagegate.jobs.codec import form_digest_source
-from imagegate.media.inspect import check_mask, inspect_image
+from imagegate.media.decode import Upload
+from imagegate.media.inspect import check_mask
 
 
 def _dry_run(request: Request) -> bool:
@@ -103,12 +102,6 @@ async def generations(request: Request) -> Response:
     return await _respond(request, image_request, parse_stream(data))
 
 
-async def _inspect(data: bytes, max_pixels: int, filename: str | None, field: str) -> InputImage:
-    if not data:
-        raise InvalidRequest(f"The uploaded '{field}' file is empty.", param=field)
-    return await asyncio.to_thread(inspect_image, data, max_pixels=max_pixels, filename=filename, field=field)
-
-
 async def edits(request: Request) -> Response:
     services = request.app.state.services
     settings = services.settings
@@ -132,14 +125,13 @@ async def edits(request: Request) -> Response:
         raise InvalidRequest(
             f"Too many images: {len(image_files)} given, the maximum is {settings.max_input_images}.", param="image"
         )
-    images = list(
-        await asyncio.gather(*(_inspect(f.data, settings.max_image_pixels, f.filename, "image") for f in image_files))
-    )
-    mask = None
-    if mask_files:
-        mask = await _inspect(mask_files[0].data, settings.max_image_pixels, mask_files[0].filename, "mask")
-        check_mask(mask, images[0])
-    image_request = build_request(
-        dict(form.fields), operation="edit", limits=services.limits, form=True, images=images, mask=mask
-    )
+    # the fields first: a bad value is refused before any image is decoded
+    image_request = build_request(dict(form.fields), operation="edit", limits=services.limits, form=True)
+    uploads = [Upload(f.data, f.filename, "image") for f in image_files]
+    uploads += [Upload(f.data, f.filename, "mask") for f in mask_files]
+    decoded = await services.decoder.decode_all(uploads)
+    image_request.images = decoded[: len(image_files)]
+    image_request.mask = decoded[len(image_files)] if mask_files else None
+    if image_request.mask is not None:
+        check_mask(image_request.mask, image_request.images[0])
     return await _respond(request, image_request, parse_stream(dict(form.fields), form=True))

@@ -18,6 +18,7 @@ from imagegate.core.errors import InvalidRequest
 
 MAX_PARTS = 64
 MAX_FIELD_BYTES = 256 * 1024
+MAX_BOUNDARY_CHARS = 70  # RFC 2046 section 5.1.1
 
 
 @dataclass(slots=True)
@@ -48,6 +49,10 @@ class _Collector:
         self._name = ""
         self._filename: str | None = None
         self._ctype: str | None = None
+        self.ended = False  # the closing boundary was seen
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def on_part_begin(self) -> None:
         self.parts += 1
@@ -107,6 +112,11 @@ async def read_multipart(
     boundary = params.get(b"boundary")
     if not boundary:
         raise InvalidRequest("Malformed multipart body: the Content-Type has no boundary.")
+    if len(boundary) > MAX_BOUNDARY_CHARS:
+        raise InvalidRequest(
+            f"Malformed multipart body: the Content-Type's boundary is {len(boundary)} characters long, "
+            f"the maximum is {MAX_BOUNDARY_CHARS} (RFC 2046)."
+        )
     collector = collector or _Collector()
     callbacks = {
         "on_part_begin": collector.on_part_begin,
@@ -116,6 +126,7 @@ async def read_multipart(
         "on_header_value": collector.on_header_value,
         "on_header_end": collector.on_header_end,
         "on_headers_finished": collector.on_headers_finished,
+        "on_end": collector.on_end,
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     try:
@@ -127,4 +138,6 @@ async def read_multipart(
         raise InvalidRequest(f"Malformed multipart body: {exc}") from None
     if collector.parts == 0:
         raise InvalidRequest("Malformed multipart body: no parts found.")
+    if not collector.ended:
+        raise InvalidRequest("Malformed multipart body: the body is truncated (its closing boundary is missing).")
     return collector.form

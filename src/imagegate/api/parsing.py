@@ -16,6 +16,8 @@ BACKGROUNDS = ("transparent", "opaque", "auto")
 STYLES = ("vivid", "natural")
 RESOLUTION_VALUES = ("auto", "0.5K", "1K", "2K", "4K")
 SORTS = ("price", "latency", "success")
+MAX_PRICE_USD = 1_000_000.0  # any sane per-request ceiling; larger values would overflow integer micros
+MAX_SIZE_CHARS = 64  # "auto", "WxH" or "W:H": longer is never a size
 
 # Fields we understand; anything else passes through to the provider in ``ImageRequest.extra``.
 _KNOWN = {
@@ -102,6 +104,17 @@ def _int(
     return value
 
 
+def _size(data: dict[str, Any]) -> str | None:
+    size = _str(data, "size")
+    if size is not None and len(size) > MAX_SIZE_CHARS:
+        raise InvalidRequest(
+            f"Invalid value for 'size': {size[:24]!r}... is {len(size)} characters long: expected 'auto', "
+            "'WxH' (pixels) or 'W:H' (aspect ratio).",
+            param="size",
+        )
+    return size
+
+
 def _str_list(value: Any, key: str) -> list[str] | None:
     if value is None:
         return None
@@ -134,9 +147,14 @@ def parse_preferences(value: Any) -> ProviderPreferences | None:
         raise InvalidRequest("Invalid type for 'provider.allow_fallbacks': expected a boolean.", param="provider")
     max_price = value.get("max_price")
     if max_price is not None and (
-        isinstance(max_price, bool) or not isinstance(max_price, int | float) or max_price < 0
+        isinstance(max_price, bool)
+        or not isinstance(max_price, int | float)
+        or not 0 <= max_price <= MAX_PRICE_USD  # also refuses NaN
     ):
-        raise InvalidRequest("Invalid 'provider.max_price': expected a non-negative number (USD).", param="provider")
+        raise InvalidRequest(
+            f"Invalid 'provider.max_price': expected a number of USD between 0 and {MAX_PRICE_USD:g}.",
+            param="provider.max_price",
+        )
     return ProviderPreferences(
         order=_str_list(value.get("order"), "provider.order"),
         only=_str_list(value.get("only"), "provider.only"),
@@ -214,7 +232,7 @@ def build_request(
         model=model.strip(),
         prompt=prompt,
         n=n or 1,
-        size=_str(data, "size"),
+        size=_size(data),
         aspect_ratio=_str(data, "aspect_ratio"),
         resolution=resolution,
         quality=_str(data, "quality", choices=QUALITIES),

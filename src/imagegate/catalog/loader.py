@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -79,7 +80,7 @@ def _load_file(path: Path) -> CatalogFile:
         raise CatalogError(f"{path}: " + "; ".join(_describe(err) for err in exc.errors())) from None
 
 
-def _describe(err: dict) -> str:
+def _describe(err: Any) -> str:
     """``models[0].offers[2].pricing.components[1].unit_price: Input should be ...``"""
     path = ""
     for part in err.get("loc", ()):

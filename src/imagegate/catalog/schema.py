@@ -67,6 +67,8 @@ class OfferCapabilities(_Frozen):
     supports_mask: bool = False
     # Exact pixel sizes the offer accepts (OpenAI-style "1024x1024"); empty = ratio/tier based
     sizes: tuple[str, ...] = ()
+    # Smallest width or height a "WxH" size may ask for (smaller ones are a 400, not a provider failure)
+    min_side: int = Field(default=64, ge=1)
 
 
 class ExpectedPerformance(_Frozen):

@@ -45,8 +45,9 @@ _GEMINI_1K: dict[str, tuple[int, int]] = {
     "21:9": (1584, 672),
 }
 
-_WXH = re.compile(r"^\s*(-?\d+)\s*[xX×]\s*(-?\d+)\s*$")
-_RATIO = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*:\s*(-?\d+(?:\.\d+)?)\s*$")
+# Bounded digit counts: a 5000-digit side must be a clean 400, not int()'s digit-limit ValueError.
+_WXH = re.compile(r"^\s*(-?\d{1,9})\s*[xX×]\s*(-?\d{1,9})\s*$")
+_RATIO = re.compile(r"^\s*(-?\d{1,9}(?:\.\d{1,9})?)\s*:\s*(-?\d{1,9}(?:\.\d{1,9})?)\s*$")
 
 
 def pixel_size(aspect_ratio: str | None, resolution: str | None) -> tuple[int, int]:
@@ -238,6 +239,8 @@ def _parse_size(value: str | None, caps: OfferCapabilities) -> tuple[tuple[int, 
             raise _size_error(value, caps, "width and height must be positive")
         if w > MAX_SIDE or h > MAX_SIDE:
             raise _size_error(value, caps, f"width and height must be at most {MAX_SIDE} pixels")
+        if w < caps.min_side or h < caps.min_side:
+            raise _size_error(value, caps, f"width and height must be at least {caps.min_side} pixels")
         return (w, h), w / h
     if _RATIO.match(value):
         return None, _parse_ratio(value, "size", caps)
@@ -288,7 +291,8 @@ def supported_values(caps: OfferCapabilities) -> str:
 
 
 def _size_error(value: str, caps: OfferCapabilities, why: str) -> InvalidRequest:
-    return InvalidRequest(f"Invalid value for 'size': {value!r}: {why}. {supported_values(caps)}", param="size")
+    shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "..."
+    return InvalidRequest(f"Invalid value for 'size': {shown}: {why}. {supported_values(caps)}", param="size")
 
 
 def _reduce(w: int, h: int) -> str:

@@ -154,7 +154,7 @@ class PricePlan:
             changes["output_image_tokens"] = usage.output_images * self._hint_out
         if not changes:
             return usage, False
-        return dataclasses.replace(usage, **changes), True
+        return dataclasses.replace(usage, **changes), True  # type: ignore[arg-type]  # mypy reads **int as bool
 
 
 def _side(quantities: dict[Rate, int], r: SideRoutes, text: int, image: int, units: int, cached: int) -> None:

@@ -13,6 +13,9 @@ def _adapter(name: str, settings: Settings) -> Provider:
 
         return GeminiProvider(ps)
     if name == "vertex":
+        from imagegate.extras import require
+
+        require("google.oauth2.service_account", "vertex", "The Vertex AI provider")
         from imagegate.providers.vertex import VertexProvider
 
         return VertexProvider(ps)

@@ -15,8 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import redis.asyncio as redis
-from redis.exceptions import NoScriptError
+try:
+    import redis.asyncio as redis
+    from redis.exceptions import NoScriptError
+except ModuleNotFoundError:  # the 'redis' extra; from_url names it
+    redis = None  # type: ignore[assignment]
+
+    class NoScriptError(Exception):  # type: ignore[no-redef]
+        pass
+
 
 from imagegate.router import health
 from imagegate.router.health import StateParams
@@ -148,6 +155,10 @@ class RedisRouterState:
 
     @classmethod
     def from_url(cls, url: str = "redis://127.0.0.1:6379/0", prefix: str = "imagegate:router") -> RedisRouterState:
+        if redis is None:
+            from imagegate.extras import missing
+
+            raise missing("redis", "redis_url (routing state in Redis)", "redis")
         return cls(redis.Redis.from_url(url, decode_responses=True), prefix)
 
     def offer_key(self, model_id: str, provider: str) -> str:
@@ -200,7 +211,7 @@ class RedisRouterState:
         await self._pause(keys=[self.offer_key(model_id, provider)], args=[repr(until_wall), params.ttl_s])
 
     async def acquire_probe(self, model_id: str, provider: str, now_wall: float, params: StateParams) -> bool:
-        args = [repr(now_wall), repr(params.cooldown_s), params.half_open_probes]
+        args: list[str | int] = [repr(now_wall), repr(params.cooldown_s), params.half_open_probes]
         return bool(await self._probe(keys=[self.offer_key(model_id, provider)], args=args))
 
     async def acquire_budget(

@@ -48,7 +48,12 @@ def make_engine(url: str) -> Engine:
     directory is created. PostgreSQL gets pre-ping so replicas survive server restarts."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:  # psycopg: the 'postgres' extra
+            from imagegate.extras import missing
+
+            raise missing("postgres", f"database_url ({parsed.get_backend_name()})", exc.name) from None
     if _is_memory_sqlite(parsed.database):
         # One shared connection, or every pooled connection would see its own empty database.
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})

@@ -125,7 +125,7 @@ class LogWriter:
 
     def _recover(self, raw: Any, exc: Exception) -> bool:
         """Roll back after a failed write; drop the connection when it is gone. Returns whether it was dropped."""
-        if self.engine.dialect.is_disconnect(exc, raw, None):
+        if self.engine.dialect.is_disconnect(exc, raw, None):  # type: ignore[arg-type]  # any DBAPI error
             raw.invalidate()
             return True
         try:
@@ -169,4 +169,4 @@ class LogWriter:
             for table, columns, rows in ((RequestRow.__table__, REQUEST_COLUMNS, requests),
                                          (AttemptRow.__table__, ATTEMPT_COLUMNS, attempts)):
                 if rows:
-                    conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+                    conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])  # type: ignore[arg-type]

@@ -2,13 +2,16 @@
 
 Observed once per finished request from the same record the request log gets, so the hot path pays a few
 counter increments and histogram observations (microseconds), never I/O. With several workers each process
-exports its own series; scrape each worker or run one worker per container.
+writes its series to files in ``PROMETHEUS_MULTIPROC_DIR`` and every scrape sums them (``api/serving.py``).
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from imagegate.telemetry.recorder import RequestRecord
 
@@ -83,4 +86,11 @@ class Metrics:
                     child(self.ttfb_seconds, model, a.provider).observe(a.ttfb_ms / 1000)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """This process's series; with several workers (prometheus-client's multiprocess mode, set up by
+        ``imagegate serve``), every worker's, summed."""
+        path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not path:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=path)
+        return generate_latest(registry)

@@ -40,11 +40,20 @@ def offer_pricing(offer: Offer) -> dict[str, Any]:
 
 
 def model_providers(
-    db: Database, model: ModelRecord, *, window_days: int, active: set[str], now: datetime | None = None
+    db: Database,
+    model: ModelRecord,
+    *,
+    window_days: int,
+    active: set[str],
+    now: datetime | None = None,
+    active_from_log: bool = False,
 ) -> dict[str, Any]:
-    """Blocking (database): call through ``asyncio.to_thread``."""
+    """Blocking (database): call through ``asyncio.to_thread``. ``active_from_log``: a provider with requests in the
+    window counts as active too (``imagegate stats`` runs without the server's credentials)."""
     since = (now or datetime.now(UTC)) - timedelta(days=window_days)
     measured = {row["provider"]: row for row in provider_stats(db, model.id, since)}
+    if active_from_log:
+        active = active | {p for p, row in measured.items() if row.get("requests")}
     providers = []
     for offer in model.offers:
         perf = measured.pop(offer.provider, None)
@@ -80,7 +89,32 @@ def _performance(row: dict[str, Any] | None) -> dict[str, Any]:
             "possibly_billed": 0,
             "possibly_billed_micros": 0,
         }
-    return {k: v for k, v in row.items() if k != "provider"}
+    return {k: _rounded(k, v) for k, v in row.items() if k != "provider"}
+
+
+def _rounded(key: str, value: Any) -> Any:
+    """Milliseconds to 0.1 ms, rates to 4 decimals: the database's float noise is not a measurement."""
+    if not isinstance(value, float):
+        return value
+    return round(value, 4) if key == "success_rate" else round(value, 1)
+
+
+def price_lines(pricing: dict[str, Any]) -> list[str]:
+    """``- Price: $0.134 per image (output, 2K)`` for each component of ``offer_pricing``."""
+    out = []
+    for c in pricing.get("components", []):
+        size = c["unit_size"]
+        per = {1: "", 1_000: "1K ", 1_000_000: "1M "}.get(size, f"{size:,} ")
+        noun = {"image": "image", "token": "token", "token_text": "text token", "token_image": "image token"}.get(
+            c["metric"], c["metric"]
+        )
+        plural = "s" if size > 1 else ""
+        conds = [
+            k if v is True else f"not {k}" if v is False else str(v) for k, v in (c.get("conditions") or {}).items()
+        ]
+        detail = ", ".join([c["type"], *conds])
+        out.append(f"- Price: ${c['unit_price']:g} per {per}{noun}{plural} ({detail})")
+    return out
 
 
 def format_block(body: dict[str, Any]) -> str:
@@ -106,5 +140,6 @@ def format_block(body: dict[str, Any]) -> str:
             f"- Spend: ${perf['spend_micros'] / 1e6:.4f}",
             f"- Possibly billed (cancelled in flight): {perf['possibly_billed']} call(s), "
             f"${perf['possibly_billed_micros'] / 1e6:.4f}",
+            *price_lines(p.get("pricing") or {}),
         ]
     return "\n".join(lines)

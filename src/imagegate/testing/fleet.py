@@ -15,6 +15,9 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from aiohttp import web
 
 from imagegate.testing.fakes import fal as fal_fake
 from imagegate.testing.fakes import gemini as google_fake
@@ -48,19 +51,19 @@ class Fleet:
             self._write_service_account()
         return self
 
-    def _build(self, name: str):  # type: ignore[no-untyped-def]
+    def _build(self, name: str) -> tuple[Any, web.Application]:
         if name in ("gemini", "vertex"):
-            state = google_fake.GoogleFakeState()
-            return state, google_fake.create_app(state)
+            google = google_fake.GoogleFakeState()
+            return google, google_fake.create_app(google)
         if name == "replicate":
-            state = replicate_fake.ReplicateFakeState()
-            return state, replicate_fake.create_app(state)
+            replicate = replicate_fake.ReplicateFakeState()
+            return replicate, replicate_fake.create_app(replicate)
         if name == "fal":
-            state = fal_fake.FalFakeState()
-            return state, fal_fake.create_app(state)
+            fal = fal_fake.FalFakeState()
+            return fal, fal_fake.create_app(fal)
         if name == "openai":
-            state = openai_fake.OpenAIFakeState()
-            return state, openai_fake.create_app(state)
+            openai = openai_fake.OpenAIFakeState()
+            return openai, openai_fake.create_app(openai)
         raise ValueError(f"unknown provider {name!r}")
 
     def _write_service_account(self) -> None:

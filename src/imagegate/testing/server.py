@@ -34,7 +34,10 @@ class GatewayProcess:
         config: Path | None = None,
         port: int | None = None,
         log_path: Path | None = None,
+        extra_args: list[str] | None = None,
+        new_session: bool = False,
     ) -> None:
+        """``new_session``: the child does not get the terminal's Ctrl-C; its owner stops it (the demo does)."""
         self.port = port or free_port()
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
@@ -45,10 +48,13 @@ class GatewayProcess:
         argv = [sys.executable, "-m", "imagegate", "serve", "--port", str(self.port), "--data-dir", str(data_dir)]
         if config:
             argv += ["--config", str(config)]
+        argv += extra_args or []
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path or data_dir.parent / f"server-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, env=full, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            argv, env=full, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=new_session
+        )
 
     def _check_alive(self) -> None:
         if self.proc.poll() is not None:

@@ -13,6 +13,7 @@ import io
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from PIL import Image, ImageDraw
@@ -116,7 +117,7 @@ class RunningFake:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+        server: Any = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
         if self.port == 0 and server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
         return self

@@ -278,9 +278,9 @@ def _fail(job: _Job, error_type: str) -> None:
                           url="https://docs.fal.ai/errors#content_policy_violation", input=job.body.get("prompt"))]
         job.error = (422, {"detail": detail}, {"X-Fal-Retryable": "false"})
         return
-    status, detail, retryable = JOB_ERRORS[error_type]
+    status, message, retryable = JOB_ERRORS[error_type]
     job.error_type = error_type
-    job.error = (status, {"detail": detail, "error_type": error_type},
+    job.error = (status, {"detail": message, "error_type": error_type},
                  {"X-Fal-Error-Type": error_type, "X-Fal-Retryable": retryable})
 
 

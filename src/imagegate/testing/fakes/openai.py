@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from PIL import Image
 
 from imagegate.testing.fakes.common import FakeState, abort_connection, make_image, profile_from_cli, send_body
@@ -240,6 +240,7 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[by
     parts: list[str] = []
     reader = await request.multipart()
     async for part in reader:
+        assert isinstance(part, BodyPartReader)  # a flat form: no nested multiparts
         name = part.name or ""
         parts.append(name)
         if name in ("image", "image[]"):

@@ -101,7 +101,7 @@ async def token_endpoint(request: web.Request) -> web.Response:
     form = await request.post()
     grant = form.get("grant_type")
     if grant != JWT_GRANT:
-        return oauth_error("unsupported_grant_type", f"Invalid grant_type: {grant or ''}")
+        return oauth_error("unsupported_grant_type", f"Invalid grant_type: {grant or ''!s}")
     assertion = form.get("assertion")
     if not isinstance(assertion, str) or not assertion:
         return oauth_error("invalid_request", "Missing required parameter: assertion")

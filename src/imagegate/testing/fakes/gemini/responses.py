@@ -75,7 +75,7 @@ def usage(ask: Ask, *, text_out: str | None, image_out: bool, thoughts: int) -> 
     prompt_details = [{"modality": "TEXT", "tokenCount": prompt_text}]
     if prompt_images:
         prompt_details.append({"modality": "IMAGE", "tokenCount": prompt_images})
-    out_details = []
+    out_details: list[dict[str, Any]] = []
     if text_out:
         out_details.append({"modality": "TEXT", "tokenCount": _text_tokens(text_out)})
     if image_out:

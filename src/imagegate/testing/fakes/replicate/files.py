@@ -10,7 +10,7 @@ import hashlib
 import io
 
 import orjson
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from PIL import Image
 
 from imagegate.testing.fakes.replicate.state import (
@@ -57,6 +57,7 @@ async def upload_file(request: web.Request) -> web.Response:
         return problem(400, "Bad request", "Expected a multipart/form-data body with a 'content' part")
     data, name, ctype, metadata = None, "file", "application/octet-stream", {}
     async for part in await request.multipart():
+        assert isinstance(part, BodyPartReader)  # a flat form: no nested multiparts
         if part.name == "content":
             data = await part.read()
             name = part.filename or name

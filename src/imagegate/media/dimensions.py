@@ -1,0 +1,50 @@
+"""The pixel size of an output image, for the response's ``size``: what came back, not what was asked.
+
+Adapters usually know it (PNG headers, the provider's answer); otherwise the image's header is read with Pillow
+(lazy: no pixel data is decoded), from a prefix of the base64 text when that is all there is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import io
+
+from PIL import Image
+
+from imagegate.core.types import GeneratedImage
+
+_B64_PREFIX = 64 * 1024  # characters: 48 KiB of image, enough for any PNG/JPEG/WebP/GIF/AVIF header we accept
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    # an unreadable header: the size is unknown, not an error
+    with contextlib.suppress(Exception), Image.open(io.BytesIO(data)) as img:
+        return img.size
+    return None
+
+
+def pixel_dimensions(img: GeneratedImage) -> tuple[int, int] | None:
+    """``(width, height)`` of ``img``, or None when even its header cannot be read."""
+    if img.width and img.height:
+        return img.width, img.height
+    if img.data is not None:
+        return _header_size(img.data)
+    if img.b64 is None:
+        return None
+    text = img.b64 if isinstance(img.b64, str) else bytes(img.b64).decode("ascii")
+    for chunk in (text[:_B64_PREFIX], text):
+        with contextlib.suppress(binascii.Error, ValueError):
+            size = _header_size(base64.b64decode(chunk[: len(chunk) - len(chunk) % 4]))
+            if size is not None:
+                return size
+        if len(chunk) == len(text):
+            break
+    return None
+
+
+def size_text(img: GeneratedImage) -> str | None:
+    """``"WxH"`` for the response, or None when unknown."""
+    dims = pixel_dimensions(img)
+    return f"{dims[0]}x{dims[1]}" if dims else None
