@@ -4,7 +4,6 @@ every setting they pass is one the gateway reads."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import kubernetes_validate
@@ -12,9 +11,11 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
+from imagegate.settings import NO_ENV, Settings, env_name
+
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "kubernetes"
-KNOWN_ENV = set(re.findall(r'"(IMAGEGATE_[A-Z_]+)"', (ROOT / "src/imagegate/settings.py").read_text())) | {
+KNOWN_ENV = {env_name(f) for f in Settings.model_fields if f not in NO_ENV} | {
     "GEMINI_API_KEY", "REPLICATE_API_TOKEN", "FAL_KEY", "OPENAI_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS",
 }  # fmt: skip
 
