@@ -60,6 +60,7 @@ async def test_presigned_urls_fetch_the_object(endpoint: str, db: Database) -> N
     assert "X-Amz-Signature" in found[0] and "testing" not in found[0].split("X-Amz-Credential")[0]
     got = httpx.get(found[0])
     assert got.status_code == 200 and got.content == PNG
+    assert await s3.read(token) == (PNG, "image/png")  # copies (replays, the gallery) still get the bytes
 
 
 async def test_sweeper_deletes_expired_objects_and_rows(endpoint: str, db: Database) -> None:

@@ -7,13 +7,12 @@ import asyncio
 import io
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from PIL import Image
 
-from imagegate.core.errors import GatewayError, InvalidRequest
-from imagegate.store.blobs import PresignedUrl, valid_token
+from imagegate.core.errors import InvalidRequest
+from imagegate.store.blobs import valid_token
 from imagegate.store.db import utcnow
 from imagegate.store.gallery_models import GalleryEntryRow
 
@@ -49,16 +48,10 @@ def token_from_url(url: str) -> str:
 
 
 async def read_blob(blobs, token: str) -> tuple[bytes, str]:  # type: ignore[no-untyped-def]
-    found = await blobs.open(token)
+    found = await blobs.read(token)
     if found is None:
         raise InvalidRequest("This image is unknown or has expired: it can no longer be published.", param="image_url")
-    content, mime = found
-    if isinstance(content, PresignedUrl):  # an S3 store that hands out presigned URLs: no bytes to copy here
-        raise GatewayError(
-            "Publishing is not available with an S3 blob store in presigned-URL mode.", status=501, code="NOT_SUPPORTED"
-        )
-    data = await asyncio.to_thread(content.read_bytes) if isinstance(content, Path) else content
-    return data, mime
+    return found
 
 
 def make_thumbnail(data: bytes) -> tuple[bytes, int, int]:

@@ -11,7 +11,6 @@ import base64
 import copy
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from imagegate.core.errors import GatewayError, InvalidRequest
@@ -168,12 +167,10 @@ class Executor:
             return request.model
 
     async def _load(self, token: str, mime_type: str) -> tuple[bytes, str]:
-        found = await self.gateway.blobs.open(token)
+        found = await self.gateway.blobs.read(token)
         if found is None:
             raise GatewayError("A recorded image is missing from the blob store.", status=500, code="RECORDING_BROKEN")
         content, mime = found
-        if isinstance(content, Path):
-            content = await asyncio.to_thread(content.read_bytes)
         return content, mime or mime_type
 
     async def render(

@@ -32,6 +32,10 @@ class BlobStore(Protocol):
         """``(file path, bytes or a presigned URL, mime type)``, or ``None`` when the token is unknown or expired."""
         ...
 
+    async def read(self, token: str) -> tuple[bytes, str] | None:
+        """The image's bytes and mime type, whatever ``open`` would serve (for copies: replays, the gallery)."""
+        ...
+
     async def delete_expired(self, now: datetime | None = None) -> int:
         """Delete everything expired at ``now`` (default: the current time); returns how many were deleted."""
         ...
@@ -90,6 +94,13 @@ class LocalBlobStore:
         if not valid_token(token):  # tokens come from URLs: refuse anything that is not one of ours
             return None
         return await asyncio.to_thread(self._open, token)
+
+    async def read(self, token: str) -> tuple[bytes, str] | None:
+        found = await self.open(token)
+        if found is None:
+            return None
+        path, mime = found
+        return (await asyncio.to_thread(path.read_bytes) if isinstance(path, Path) else path), mime
 
     def _open(self, token: str) -> tuple[Path | bytes, str] | None:
         row = self.db.get_blob(token)

@@ -105,6 +105,20 @@ class S3BlobStore:
             return None
         return bytes(await got.bytes_async()), row.mime_type
 
+    async def read(self, token: str) -> tuple[bytes, str] | None:
+        import obstore
+
+        if not valid_token(token):
+            return None
+        row = await asyncio.to_thread(self.db.get_blob, token)
+        if row is None or row.expires_at <= self._clock():
+            return None
+        try:
+            got = await obstore.get_async(self._store, row.path)
+        except FileNotFoundError:
+            return None
+        return bytes(await got.bytes_async()), row.mime_type
+
     async def delete_expired(self, now: datetime | None = None, batch: int = 1000) -> int:
         import obstore
 
