@@ -183,13 +183,6 @@ def test_schemathesis_finds_no_server_error(server, tmp_path: Path) -> None:
             "30",
             "--max-time",
             "20",
-            # known 500s, excluded until their handlers are fixed (then drop these lines):
-            # BUG: POST /v1/batches with a non-string 'endpoint' (e.g. {"endpoint": {}}) is a 500: `endpoint not in
-            # ENDPOINTS` (jobs/batches/service.py) hashes the dict (TypeError: unhashable type) instead of a 400
-            *("--exclude-operation-id", "createBatch", "--exclude-operation-id", "createBatch_openai"),
-            # BUG: POST /v1/arena/battles/{id}/vote with a non-string 'winner' (e.g. {"winner": {}}) is a 500:
-            # `winner not in VOTES` (arena/service.py) hashes the dict (TypeError: unhashable type) instead of a 400
-            *("--exclude-operation-id", "voteArenaBattle", "--exclude-operation-id", "voteArenaBattle_openai"),
             "--report-dir",
             str(tmp_path),
         ],
@@ -199,3 +192,17 @@ def test_schemathesis_finds_no_server_error(server, tmp_path: Path) -> None:
         cwd=tmp_path,  # its cache directory goes there
     )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "path,body,param",
+    [
+        ("/v1/batches", {"endpoint": {}, "input_file_id": "x", "completion_window": "24h"}, "endpoint"),
+        ("/v1/arena/battles/nope/vote", {"winner": {}}, "winner"),
+        ("/v1/arena/battles", {"task": {}}, "task"),
+    ],
+)
+def test_non_string_enums_are_a_400_not_a_500(server, path: str, body: dict, param: str) -> None:
+    r = httpx.post(server.url + path, json=body, timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == param

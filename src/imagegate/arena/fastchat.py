@@ -93,7 +93,7 @@ def _record(line: int, item: Any) -> Record:
     if model_a == model_b:
         raise BattleFileError(f"line {line}: model_a and model_b are the same model ('{model_a}')")
     winner = item.get("winner")
-    if winner not in WINNERS:
+    if not isinstance(winner, str) or winner not in WINNERS:
         raise BattleFileError(f"line {line}: 'winner' must be one of {', '.join(WINNERS)}, not {winner!r}")
     anony = item.get("anony", False)
     if not isinstance(anony, bool):

@@ -223,7 +223,7 @@ class ArenaService:
     # -- battles -----------------------------------------------------------------------------------------------
 
     def _check_task(self, task: str | None) -> str:
-        if task not in TASKS:
+        if not isinstance(task, str) or task not in TASKS:
             raise InvalidRequest(f"'task' must be one of {', '.join(TASKS)}.", param="task")
         return task
 
@@ -338,7 +338,7 @@ class ArenaService:
         return await self.get_battle(battle_id)
 
     async def vote(self, battle_id: str, winner: Any, voter: str) -> dict[str, Any]:
-        if winner not in VOTES:
+        if not isinstance(winner, str) or winner not in VOTES:
             raise InvalidRequest("'winner' must be one of a, b, tie, both_bad.", param="winner")
         row = await asyncio.to_thread(self.store.get, battle_id)
         if row is None or row.source != "arena" or row.status == "pooled":

@@ -93,7 +93,7 @@ class Batches:
 
     async def create(self, owner: str, body: dict[str, Any]) -> dict[str, Any]:
         endpoint = body.get("endpoint")
-        if endpoint not in ENDPOINTS:
+        if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
             raise InvalidRequest(
                 f"Invalid 'endpoint': {endpoint!r}. Supported values are: {', '.join(ENDPOINTS)}.", param="endpoint"
             )
