@@ -18,8 +18,9 @@ def big_b64(n: int = 50_000) -> str:
 
 def test_openai_answer_is_lifted_and_parsed() -> None:
     images = [big_b64(), big_b64()]
-    body = orjson.dumps({"created": 1, "data": [{"b64_json": b, "revised_prompt": "p"} for b in images],
-                         "usage": {"input_tokens": 3}})
+    body = orjson.dumps(
+        {"created": 1, "data": [{"b64_json": b, "revised_prompt": "p"} for b in images], "usage": {"input_tokens": 3}}
+    )
     data, lifted = loads_lifting(body, b"b64_json")
     assert len(lifted) == 2
     assert data["usage"] == {"input_tokens": 3}
@@ -30,8 +31,10 @@ def test_openai_answer_is_lifted_and_parsed() -> None:
 
 def test_pretty_printed_gemini_answer() -> None:
     b64 = big_b64()
-    body = ('{\n  "candidates": [{"content": {"parts": [\n    {"text": "a \\"data\\": thing"},\n'
-            '    {"inlineData": {"mimeType": "image/png", "data" :  "' + b64 + '"}}]}}]\n}').encode()
+    body = (
+        '{\n  "candidates": [{"content": {"parts": [\n    {"text": "a \\"data\\": thing"},\n'
+        '    {"inlineData": {"mimeType": "image/png", "data" :  "' + b64 + '"}}]}}]\n}'
+    ).encode()
     data, lifted = loads_lifting(body, b"data")
     parts = data["candidates"][0]["content"]["parts"]
     assert parts[0]["text"] == 'a "data": thing'
@@ -54,8 +57,11 @@ def test_a_marker_is_never_confused_with_text() -> None:
 def test_encode_answer_splices_raw_values_exactly() -> None:
     b64 = big_b64()
     lifted = memoryview(b"xx" + b64.encode() + b"yy")[2:-2]
-    body = {"created": 5, "data": [{"b64_json": lifted, "revised_prompt": "a \"quoted\" prompt"},
-                                   {"b64_json": "small"}], "metadata": {"cost": 0.1}}
+    body = {
+        "created": 5,
+        "data": [{"b64_json": lifted, "revised_prompt": 'a "quoted" prompt'}, {"b64_json": "small"}],
+        "metadata": {"cost": 0.1},
+    }
     parts = encode_answer(body)
     assert any(p is lifted for p in parts)  # spliced, not copied
     decoded = orjson.loads(b"".join(bytes(p) for p in parts))

@@ -65,8 +65,16 @@ def test_seed_model_record(catalog: Catalog) -> None:
     assert m.alternative_names == ("Nano Banana Pro",)
     assert m.tags == ("multimodal", "reasoning", "image-generation", "long-context")
     assert m.capabilities == (
-        "function_calling", "structured_output", "batch", "streaming", "system_prompt", "tool_use",
-        "grounding", "thinking", "code_execution", "json_mode",
+        "function_calling",
+        "structured_output",
+        "batch",
+        "streaming",
+        "system_prompt",
+        "tool_use",
+        "grounding",
+        "thinking",
+        "code_execution",
+        "json_mode",
     )
     spec = m.specifications
     assert (spec.context_window, spec.max_input_images, spec.max_output_tokens) == (1048576, 900, 65536)
@@ -99,8 +107,15 @@ def test_seed_google_offers(catalog: Catalog) -> None:
             "$0.24 per output image up to 4096x4096px (4K) (2000 tokens)",
         )
         comps = [
-            (c.type, c.metric, c.unit_size, c.unit_price, c.conditions.cached, c.conditions.batch,
-             c.conditions.resolution)
+            (
+                c.type,
+                c.metric,
+                c.unit_size,
+                c.unit_price,
+                c.conditions.cached,
+                c.conditions.batch,
+                c.conditions.resolution,
+            )
             for c in p.components
         ]
         assert comps == [
@@ -129,9 +144,15 @@ def test_seed_replicate_and_fal_offers(catalog: Catalog) -> None:
     rep, fal = m.offer("replicate"), m.offer("fal")
     assert rep is not None and fal is not None
     assert (rep.provider_name, rep.provider_model_id, rep.config_key) == (
-        "Replicate", "google/nano-banana-pro", "replicate/gemini-3-pro-image-preview")
+        "Replicate",
+        "google/nano-banana-pro",
+        "replicate/gemini-3-pro-image-preview",
+    )
     assert (fal.provider_name, fal.provider_model_id, fal.config_key) == (
-        "fal.ai", "fal-ai/gemini-3-pro-image-preview", "fal/gemini-3-pro-image-preview")
+        "fal.ai",
+        "fal-ai/gemini-3-pro-image-preview",
+        "fal/gemini-3-pro-image-preview",
+    )
     assert rep.pricing.source_url == "https://replicate.com/google/nano-banana-pro"
     assert fal.pricing.source_url == "https://fal.ai/models/fal-ai/gemini-3-pro-image-preview/edit"
     for o in (rep, fal):
@@ -139,12 +160,17 @@ def test_seed_replicate_and_fal_offers(catalog: Catalog) -> None:
         assert o.pricing.source == "official" and o.regions == ()
         assert o.capabilities.aspect_ratios == RATIOS and o.capabilities.supports_edit
     assert rep.pricing.notes == (
-        "Also known as Nano Banana Pro", "$0.15 per image for 1K-2K resolution",
-        "$0.30 per image for 4K resolution", "Supports up to 14 reference images",
+        "Also known as Nano Banana Pro",
+        "$0.15 per image for 1K-2K resolution",
+        "$0.30 per image for 4K resolution",
+        "Supports up to 14 reference images",
     )
     assert fal.pricing.notes[2] == "$0.30 per image for 4K resolution (2x standard rate)"
     assert [(c.unit_price, c.conditions.resolution) for c in rep.pricing.components] == [
-        (0.15, None), (0.15, "2K"), (0.3, "4K")]
+        (0.15, None),
+        (0.15, "2K"),
+        (0.3, "4K"),
+    ]
     assert [(c.unit_price, c.conditions.resolution) for c in fal.pricing.components] == [(0.15, None), (0.3, "4K")]
     assert all((c.type, c.metric) == ("output", "image") for c in (*rep.pricing.components, *fal.pricing.components))
     assert (rep.capabilities.max_input_images, rep.capabilities.max_n) == (14, 1)
@@ -278,7 +304,7 @@ def test_duplicate_id_refused(tmp_path: Path) -> None:
 
 def test_two_offers_from_one_provider_refused(tmp_path: Path) -> None:
     text = model_yaml("pixel-1")
-    offer = text[text.index("      - provider:"):]
+    offer = text[text.index("      - provider:") :]
     write(tmp_path, "twice.yaml", text + offer)
     with pytest.raises(CatalogError, match=r"offers\[1\]\.provider: a second offer from 'acme'"):
         load_catalog([tmp_path])

@@ -12,16 +12,32 @@ from PIL import Image
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("IMAGEGATE_") and k not in ("GEMINI_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS",
-                                                          "REPLICATE_API_TOKEN", "FAL_KEY", "OPENAI_API_KEY")}
-    return subprocess.run([sys.executable, "-m", "imagegate", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("IMAGEGATE_")
+        and k
+        not in ("GEMINI_API_KEY", "GOOGLE_APPLICATION_CREDENTIALS", "REPLICATE_API_TOKEN", "FAL_KEY", "OPENAI_API_KEY")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "imagegate", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_generate_writes_n_files_in_the_extension_format(tmp_path: Path) -> None:
-    out = run("generate", "a cat in a hat", "-o", "cat.webp", "--size", "512x512", "-n", "2",
-              "--data-dir", "data", cwd=tmp_path)
+    out = run(
+        "generate",
+        "a cat in a hat",
+        "-o",
+        "cat.webp",
+        "--size",
+        "512x512",
+        "-n",
+        "2",
+        "--data-dir",
+        "data",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     first, second = tmp_path / "cat.webp", tmp_path / "cat-2.webp"
     for path in (first, second):
@@ -35,8 +51,19 @@ def test_edit_with_mask(tmp_path: Path) -> None:
         buf = io.BytesIO()
         Image.new("RGB", (128, 128), colour).save(buf, format="PNG")
         (tmp_path / name).write_bytes(buf.getvalue())
-    out = run("edit", "in.png", "--prompt", "make it blue", "--mask", "mask.png", "-o", "out.jpg",
-              "--data-dir", "data", cwd=tmp_path)
+    out = run(
+        "edit",
+        "in.png",
+        "--prompt",
+        "make it blue",
+        "--mask",
+        "mask.png",
+        "-o",
+        "out.jpg",
+        "--data-dir",
+        "data",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert Image.open(tmp_path / "out.jpg").format == "JPEG"
 

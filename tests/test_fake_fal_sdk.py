@@ -64,8 +64,9 @@ async def test_submit_status_and_result(client, fake) -> None:
 async def test_subscribe_reports_queue_updates(client, fake) -> None:
     fake[1].queue_polls = 2
     updates: list[object] = []
-    result = await client.subscribe(MODEL, {"prompt": "a fox", "output_format": "webp"}, with_logs=True,
-                                    interval=0, on_queue_update=updates.append)
+    result = await client.subscribe(
+        MODEL, {"prompt": "a fox", "output_format": "webp"}, with_logs=True, interval=0, on_queue_update=updates.append
+    )
     assert any(isinstance(u, Queued) for u in updates) and isinstance(updates[-1], Completed)
     assert result["images"][0]["content_type"] == "image/webp"
 

@@ -42,8 +42,13 @@ def vertex_client(fake) -> genai.Client:
     creds = service_account.Credentials.from_service_account_info(
         info, scopes=["https://www.googleapis.com/auth/cloud-platform"]
     )
-    return genai.Client(vertexai=True, project=PROJECT, location="global", credentials=creds,
-                        http_options=types.HttpOptions(base_url=fake.url))
+    return genai.Client(
+        vertexai=True,
+        project=PROJECT,
+        location="global",
+        credentials=creds,
+        http_options=types.HttpOptions(base_url=fake.url),
+    )
 
 
 def _output(response: types.GenerateContentResponse) -> tuple[list[types.Part], list[types.Part]]:
@@ -78,8 +83,11 @@ async def test_gemini_api_edit_sends_inline_images(fake, gemini_client):
     png = base64.b64decode(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
     )
-    contents = ["make it blue", types.Part.from_bytes(data=png, mime_type="image/png"),
-                types.Part.from_bytes(data=png, mime_type="image/png")]
+    contents = [
+        "make it blue",
+        types.Part.from_bytes(data=png, mime_type="image/png"),
+        types.Part.from_bytes(data=png, mime_type="image/png"),
+    ]
     response = await gemini_client.aio.models.generate_content(model=MODEL, contents=contents, config=CONFIG)
     details = {d.modality: d.token_count for d in response.usage_metadata.prompt_tokens_details}
     assert details[types.MediaModality.IMAGE] == 2 * 560
@@ -88,8 +96,12 @@ async def test_gemini_api_edit_sends_inline_images(fake, gemini_client):
 
 
 async def test_gemini_api_stream(gemini_client):
-    chunks = [c async for c in await gemini_client.aio.models.generate_content_stream(
-        model=MODEL, contents="a lighthouse", config=CONFIG)]
+    chunks = [
+        c
+        async for c in await gemini_client.aio.models.generate_content_stream(
+            model=MODEL, contents="a lighthouse", config=CONFIG
+        )
+    ]
     assert len(chunks) >= 2
     images = [p for c in chunks for p in c.candidates[0].content.parts if p.inline_data and not p.thought]
     assert len(images) == 1 and _image_size(images[0]) == (2752, 1536)
@@ -98,8 +110,9 @@ async def test_gemini_api_stream(gemini_client):
 
 
 async def test_gemini_api_4k_and_flash(gemini_client):
-    cfg = types.GenerateContentConfig(response_modalities=["IMAGE"], image_config=types.ImageConfig(
-        aspect_ratio="1:1", image_size="4K"))
+    cfg = types.GenerateContentConfig(
+        response_modalities=["IMAGE"], image_config=types.ImageConfig(aspect_ratio="1:1", image_size="4K")
+    )
     response = await gemini_client.aio.models.generate_content(model=MODEL, contents="a square", config=cfg)
     image = next(p for p in response.candidates[0].content.parts if p.inline_data and not p.thought)
     assert _image_size(image) == (4096, 4096)
@@ -141,8 +154,9 @@ async def test_gemini_api_content_policy_is_a_finish_reason(fake, gemini_client)
 
 
 async def test_gemini_api_auth_and_validation_errors(fake):
-    bad = genai.Client(api_key="AIza-wrong-key-000000000000000000000", http_options=types.HttpOptions(
-        base_url=fake.url))
+    bad = genai.Client(
+        api_key="AIza-wrong-key-000000000000000000000", http_options=types.HttpOptions(base_url=fake.url)
+    )
     with pytest.raises(errors.ClientError) as info:
         await bad.aio.models.generate_content(model=MODEL, contents="x")
     assert info.value.code == 400 and "API_KEY_INVALID" in str(info.value.details)
@@ -166,8 +180,9 @@ async def test_vertex_text_to_image_with_oauth(fake, vertex_client):
     assert response.usage_metadata.traffic_type == types.TrafficType.ON_DEMAND
     assert response.create_time is not None
     call = fake.state.calls("vertex")[-1]
-    assert call["path"] == (f"/v1beta1/projects/{PROJECT}/locations/global/publishers/google/models/{MODEL}"
-                            ":generateContent")
+    assert call["path"] == (
+        f"/v1beta1/projects/{PROJECT}/locations/global/publishers/google/models/{MODEL}:generateContent"
+    )
     assert call["request"]["contents"][0]["role"] == "user"
     assert fake.state.token_requests == 1
     await vertex_client.aio.models.generate_content(model=MODEL, contents="again", config=CONFIG)
@@ -175,8 +190,9 @@ async def test_vertex_text_to_image_with_oauth(fake, vertex_client):
 
 
 async def test_vertex_jpeg_output_and_faults(fake, vertex_client):
-    cfg = types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio="1:1", image_size="1K",
-                                                                     output_mime_type="image/jpeg"))
+    cfg = types.GenerateContentConfig(
+        image_config=types.ImageConfig(aspect_ratio="1:1", image_size="1K", output_mime_type="image/jpeg")
+    )
     response = await vertex_client.aio.models.generate_content(model=MODEL, contents="x", config=cfg)
     image = next(p for p in response.candidates[0].content.parts if p.inline_data and not p.thought)
     assert image.inline_data.mime_type == "image/jpeg" and image.inline_data.data[:3] == b"\xff\xd8\xff"
@@ -192,11 +208,18 @@ async def test_vertex_token_is_required_and_verified(fake, vertex_client):
         await vertex_client.aio.models.generate_content(model=MODEL, contents="x", config=CONFIG)
     other = new_service_account(f"{fake.url}/token", project_id=PROJECT)
     fake.state.service_accounts[other["client_email"]] = public_key_pem(
-        new_service_account("unused")["private_key"])  # same email, different key: bad signature
+        new_service_account("unused")["private_key"]
+    )  # same email, different key: bad signature
     creds = service_account.Credentials.from_service_account_info(
-        other, scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    client = genai.Client(vertexai=True, project=PROJECT, location="global", credentials=creds,
-                          http_options=types.HttpOptions(base_url=fake.url))
+        other, scopes=["https://www.googleapis.com/auth/cloud-platform"]
+    )
+    client = genai.Client(
+        vertexai=True,
+        project=PROJECT,
+        location="global",
+        credentials=creds,
+        http_options=types.HttpOptions(base_url=fake.url),
+    )
     with pytest.raises(Exception, match="Invalid JWT Signature"):
         await client.aio.models.generate_content(model=MODEL, contents="x", config=CONFIG)
 
@@ -204,19 +227,49 @@ async def test_vertex_token_is_required_and_verified(fake, vertex_client):
 @pytest.mark.parametrize(
     ("path", "body", "status", "needle"),
     [
-        ("gemini", {"contents": [{"parts": [{"text": "x"}, {"inline_data": {"mime_type": "image/png",
-                                                                            "data": "iVBORw0KGgo="}}]}]}, 200, None),
+        (
+            "gemini",
+            {
+                "contents": [
+                    {"parts": [{"text": "x"}, {"inline_data": {"mime_type": "image/png", "data": "iVBORw0KGgo="}}]}
+                ]
+            },
+            200,
+            None,
+        ),
         ("gemini", {"contents": [{"parts": [{"text": "x"}]}], "foo": 1}, 400, 'Unknown name "foo": Cannot find field.'),
         ("gemini", {"generationConfig": {"responseModalities": ["IMAGE"]}}, 400, "contents is not specified"),
-        ("gemini", {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "%%%"}}]}]}, 400,
-         "Base64 decoding failed"),
-        ("gemini", {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"imageConfig": {
-            "imageSize": "2k"}}}, 400, "Unsupported image size"),
-        ("gemini", {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"imageConfig": {
-            "personGeneration": "ALLOW_ALL"}}}, 400, 'Unknown name "personGeneration"'),
+        (
+            "gemini",
+            {"contents": [{"parts": [{"inlineData": {"mimeType": "image/png", "data": "%%%"}}]}]},
+            400,
+            "Base64 decoding failed",
+        ),
+        (
+            "gemini",
+            {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"imageConfig": {"imageSize": "2k"}}},
+            400,
+            "Unsupported image size",
+        ),
+        (
+            "gemini",
+            {
+                "contents": [{"parts": [{"text": "x"}]}],
+                "generationConfig": {"imageConfig": {"personGeneration": "ALLOW_ALL"}},
+            },
+            400,
+            'Unknown name "personGeneration"',
+        ),
         ("vertex", {"contents": [{"parts": [{"text": "x"}]}]}, 400, "valid role"),
-        ("vertex", {"contents": [{"role": "user", "parts": [{"text": "x"}]}], "generation_config": {"image_config": {
-            "person_generation": "ALLOW_ALL"}}}, 200, None),
+        (
+            "vertex",
+            {
+                "contents": [{"role": "user", "parts": [{"text": "x"}]}],
+                "generation_config": {"image_config": {"person_generation": "ALLOW_ALL"}},
+            },
+            200,
+            None,
+        ),
     ],
 )
 async def test_fake_validates_like_google(fake, path, body, status, needle):

@@ -43,9 +43,18 @@ def decoded(b64: str) -> Image.Image:
 
 async def test_generate(fake) -> None:
     running, state = fake
-    resp = await in_thread(running, lambda c: c.images.generate(
-        model="gpt-image-1", prompt="a red kite", n=2, size="1024x1536", quality="low", output_format="webp",
-        output_compression=50))
+    resp = await in_thread(
+        running,
+        lambda c: c.images.generate(
+            model="gpt-image-1",
+            prompt="a red kite",
+            n=2,
+            size="1024x1536",
+            quality="low",
+            output_format="webp",
+            output_compression=50,
+        ),
+    )
     assert len(resp.data) == 2 and resp.size == "1024x1536" and resp.output_format == "webp"
     img = decoded(resp.data[0].b64_json)
     assert img.format == "WEBP" and img.size == (1024, 1536)
@@ -54,8 +63,9 @@ async def test_generate(fake) -> None:
 
 async def test_edit_one_image(fake) -> None:
     running, state = fake
-    resp = await in_thread(running, lambda c: c.images.edit(
-        model="gpt-image-1", image=png_file(1024, 1024, "a.png"), prompt="add a hat"))
+    resp = await in_thread(
+        running, lambda c: c.images.edit(model="gpt-image-1", image=png_file(1024, 1024, "a.png"), prompt="add a hat")
+    )
     parts = state.seen[-1]["parts"]
     assert parts.count("image") == 1 and "image[]" not in parts
     assert decoded(resp.data[0].b64_json).size == (1024, 1024)
@@ -64,9 +74,17 @@ async def test_edit_one_image(fake) -> None:
 
 async def test_edit_several_images_and_mask(fake) -> None:
     running, state = fake
-    resp = await in_thread(running, lambda c: c.images.edit(
-        model="gpt-image-1", image=[png_file(1536, 1024, "a.png"), png_file(512, 512, "b.png")],
-        mask=png_file(1536, 1024, "m.png"), prompt="merge them", size="auto", n=3))
+    resp = await in_thread(
+        running,
+        lambda c: c.images.edit(
+            model="gpt-image-1",
+            image=[png_file(1536, 1024, "a.png"), png_file(512, 512, "b.png")],
+            mask=png_file(1536, 1024, "m.png"),
+            prompt="merge them",
+            size="auto",
+            n=3,
+        ),
+    )
     parts = state.seen[-1]["parts"]
     assert parts.count("image[]") == 2 and parts.count("mask") == 1
     assert len(resp.data) == 3 and decoded(resp.data[0].b64_json).size == (1536, 1024)  # auto follows the input
@@ -74,8 +92,12 @@ async def test_edit_several_images_and_mask(fake) -> None:
 
 async def test_mask_size_mismatch_is_bad_request(fake) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        await in_thread(fake[0], lambda c: c.images.edit(
-            image=png_file(64, 64, "a.png"), mask=png_file(32, 32, "m.png"), prompt="x", model="gpt-image-1"))
+        await in_thread(
+            fake[0],
+            lambda c: c.images.edit(
+                image=png_file(64, 64, "a.png"), mask=png_file(32, 32, "m.png"), prompt="x", model="gpt-image-1"
+            ),
+        )
     assert info.value.param == "mask"
 
 

@@ -32,8 +32,13 @@ from replicate.helpers import FileOutput  # noqa: E402
 
 TOKEN = "r8_SdkTestToken0123456789abcdef"
 MODEL = "google/nano-banana-pro"
-INPUT = {"prompt": "a capybara reading a newspaper", "aspect_ratio": "3:2", "resolution": "1K",
-         "output_format": "png", "safety_filter_level": "block_only_high"}
+INPUT = {
+    "prompt": "a capybara reading a newspaper",
+    "aspect_ratio": "3:2",
+    "resolution": "1K",
+    "output_format": "png",
+    "safety_filter_level": "block_only_high",
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +47,12 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
@@ -52,8 +61,9 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -194,11 +204,13 @@ async def test_cancel_after_deadline_and_stream(fake: Fake):
     headers = {"Authorization": f"Bearer {TOKEN}"}
     verify = ssl.create_default_context(cafile=str(fake.cert))
     async with httpx.AsyncClient(base_url=fake.url, headers=headers, verify=verify) as http:
-        bad = await http.post(f"/v1/models/{MODEL}/predictions", json={"input": INPUT},
-                              headers={"Cancel-After": "soon"})
+        bad = await http.post(
+            f"/v1/models/{MODEL}/predictions", json={"input": INPUT}, headers={"Cancel-After": "soon"}
+        )
         assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
-        resp = await http.post(f"/v1/models/{MODEL}/predictions", json={"input": INPUT},
-                               headers={"Cancel-After": "1ms"})
+        resp = await http.post(
+            f"/v1/models/{MODEL}/predictions", json={"input": INPUT}, headers={"Cancel-After": "1ms"}
+        )
         assert resp.status_code == 201 and resp.json()["status"] == "starting"
         run = fake.state.runs[resp.json()["id"]]
         await run.done.wait()

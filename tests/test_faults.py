@@ -53,7 +53,12 @@ def test_invalid_straggler_settings_are_refused(bad: dict) -> None:
 def test_parse_short_form_with_stragglers_and_failures() -> None:
     p = FaultProfile.parse("p50=19.6,p95=35.6,unavailable=0.07,straggler_rate=0.05,straggler_factor=6,seed=2")
     assert (p.p50_ms, p.p95_ms, p.rates, p.straggler_rate, p.straggler_factor, p.seed) == (
-        19_600, 35_600, {"unavailable": 0.07}, 0.05, 6.0, 2
+        19_600,
+        35_600,
+        {"unavailable": 0.07},
+        0.05,
+        6.0,
+        2,
     )
 
 

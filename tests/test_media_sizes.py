@@ -225,8 +225,12 @@ def test_helpers() -> None:
 
 def test_size_map_remembers_results_per_offer_and_request_fields() -> None:
     sizes = SizeMap(max_entries=3)
-    cases = [(req("1536x1024"), GEMINI), (req("16:9", resolution="2K"), GEMINI), (req("1536x1024"), OPENAI),
-             (req(aspect_ratio="9:16"), HALF)]
+    cases = [
+        (req("1536x1024"), GEMINI),
+        (req("16:9", resolution="2K"), GEMINI),
+        (req("1536x1024"), OPENAI),
+        (req(aspect_ratio="9:16"), HALF),
+    ]
     for r, caps in cases:
         assert sizes(r, caps) == map_size(r, caps)
     first = sizes(req("1536x1024"), OPENAI)

@@ -50,8 +50,9 @@ GOOGLE = ("gemini", "vertex")
 
 
 @pytest.mark.parametrize("provider", GOOGLE)
-@pytest.mark.parametrize(("resolution", "tokens", "expected"), [("1K", 1120, 134_400), ("2K", 1120, 134_400),
-                                                                ("4K", 2000, 240_000)])
+@pytest.mark.parametrize(
+    ("resolution", "tokens", "expected"), [("1K", 1120, 134_400), ("2K", 1120, 134_400), ("4K", 2000, 240_000)]
+)
 def test_google_output_image(catalog, provider, resolution, tokens, expected) -> None:
     offer = offer_of(catalog, "gemini-3-pro-image-preview", provider)
     c = cost(Usage(output_image_tokens=tokens, output_images=1, reported=True), offer, resolution=resolution)
@@ -69,9 +70,10 @@ def test_google_input_image(catalog, provider) -> None:
 
 
 @pytest.mark.parametrize("provider", ["replicate", "fal"])
-@pytest.mark.parametrize(("resolution", "expected"), [("1K", 150_000), ("2K", 150_000), ("4K", 300_000),
-                                                      (None, 150_000), ("4k", 300_000),
-                                                      ("auto", 150_000)])
+@pytest.mark.parametrize(
+    ("resolution", "expected"),
+    [("1K", 150_000), ("2K", 150_000), ("4K", 300_000), (None, 150_000), ("4k", 300_000), ("auto", 150_000)],
+)
 def test_per_image_offers(catalog, provider, resolution, expected) -> None:
     offer = offer_of(catalog, "gemini-3-pro-image-preview", provider)
     c = cost(Usage(output_images=1), offer, resolution=resolution)
@@ -94,8 +96,15 @@ def test_google_batch_per_image(catalog, provider, resolution, expected) -> None
 
 def test_google_batch_tokens(catalog) -> None:
     offer = offer_of(catalog, "gemini-3-pro-image-preview", "gemini")
-    usage = Usage(input_text_tokens=1000, input_image_tokens=560, output_text_tokens=500, output_image_tokens=1120,
-                  input_images=1, output_images=1, reported=True)
+    usage = Usage(
+        input_text_tokens=1000,
+        input_image_tokens=560,
+        output_text_tokens=500,
+        output_image_tokens=1120,
+        input_images=1,
+        output_images=1,
+        reported=True,
+    )
     c = cost(usage, offer, resolution="2K", batch=True)
     assert lines(c) == [
         ("input", "token", 1560, 1, 1_560),  # $1/M on text and image input tokens
@@ -129,8 +138,14 @@ def test_thinking_tokens_billed_as_output_text(catalog) -> None:
 def test_realistic_gemini_response(catalog) -> None:
     # usageMetadata of the reference response: 147 prompt tokens, 1120 image tokens, 215 thought tokens
     offer = offer_of(catalog, "gemini-3-pro-image-preview", "gemini")
-    usage = Usage(input_text_tokens=147, output_text_tokens=215, thoughts_tokens=215, output_image_tokens=1120,
-                  output_images=1, reported=True)
+    usage = Usage(
+        input_text_tokens=147,
+        output_text_tokens=215,
+        thoughts_tokens=215,
+        output_image_tokens=1120,
+        output_images=1,
+        reported=True,
+    )
     c = cost(usage, offer, resolution="1K")
     assert c.total_micros == 294 + 2_580 + 134_400
     assert sum(x.total_cost_micros for x in c.components) == c.total_micros
@@ -156,11 +171,14 @@ def test_other_models(catalog) -> None:
     assert cost(usage, flash, resolution=None).total_micros == 30 + 38_700
     assert cost(usage, flash, resolution=None, batch=True).total_micros == 15 + 19_350
     gpt = offer_of(catalog, "gpt-image-1", "openai")
-    usage = Usage(input_text_tokens=50, input_image_tokens=323, output_image_tokens=4160, output_images=1,
-                  reported=True)
+    usage = Usage(
+        input_text_tokens=50, input_image_tokens=323, output_image_tokens=4160, output_images=1, reported=True
+    )
     assert lines(cost(usage, gpt, resolution=None)) == [
-        ("input", "token_text", 50, 5, 250), ("input", "token_image", 323, 10, 3_230),
-        ("output", "token_image", 4160, 40, 166_400)]
+        ("input", "token_text", 50, 5, 250),
+        ("input", "token_image", 323, 10, 3_230),
+        ("output", "token_image", 4160, 40, 166_400),
+    ]
 
 
 # --------------------------------------------------------------------------- selection rules
@@ -276,9 +294,21 @@ def test_dry_run_body_shape(catalog) -> None:
         "total_cost_micros": 134_404,
         "currency": "USD",
         "components": [
-            {"type": "input", "metric": "token", "quantity": 2, "billable_quantity": 2e-06, "unit_price": 2,
-             "total_cost": 4},
-            {"type": "output", "metric": "token_image", "quantity": 1120, "billable_quantity": 0.00112,
-             "unit_price": 120, "total_cost": 134_400},
+            {
+                "type": "input",
+                "metric": "token",
+                "quantity": 2,
+                "billable_quantity": 2e-06,
+                "unit_price": 2,
+                "total_cost": 4,
+            },
+            {
+                "type": "output",
+                "metric": "token_image",
+                "quantity": 1120,
+                "billable_quantity": 0.00112,
+                "unit_price": 120,
+                "total_cost": 134_400,
+            },
         ],
     }

@@ -63,12 +63,26 @@ def png(width: int = 64, height: int = 48, text: str = "in") -> InputImage:
     return InputImage(data=make_image(width, height, "png", text), mime_type="image/png", width=width, height=height)
 
 
-def make_call(offer: Offer, *, op: str = "generate", n: int = 1, images: list[InputImage] | None = None,
-              deadline_s: float = 30.0, **fields) -> ProviderCall:
-    req = ImageRequest(operation=op, model="gemini-3-pro-image-preview", prompt="a red fox in the snow", n=n,
-                       images=images or [], **fields)
-    return ProviderCall(request=req, offer=offer, spec=map_size(req, offer.capabilities), n=n,
-                        deadline=time.monotonic() + deadline_s)
+def make_call(
+    offer: Offer,
+    *,
+    op: str = "generate",
+    n: int = 1,
+    images: list[InputImage] | None = None,
+    deadline_s: float = 30.0,
+    **fields,
+) -> ProviderCall:
+    req = ImageRequest(
+        operation=op,
+        model="gemini-3-pro-image-preview",
+        prompt="a red fox in the snow",
+        n=n,
+        images=images or [],
+        **fields,
+    )
+    return ProviderCall(
+        request=req, offer=offer, spec=map_size(req, offer.capabilities), n=n, deadline=time.monotonic() + deadline_s
+    )
 
 
 def only_job(state: FalFakeState):
@@ -88,8 +102,13 @@ async def test_generate_round_trip(fal, fake, offer) -> None:
     assert result.usage.output_images == 1 and result.usage.input_images == 0 and not result.usage.reported
     job = only_job(state)
     assert result.provider_request_id == job.id
-    assert job.body == {"prompt": "a red fox in the snow", "num_images": 1, "aspect_ratio": "auto",
-                        "output_format": "png", "sync_mode": False}
+    assert job.body == {
+        "prompt": "a red fox in the snow",
+        "num_images": 1,
+        "aspect_ratio": "auto",
+        "output_format": "png",
+        "sync_mode": False,
+    }
     submit = state.requests("POST")[0]
     assert submit["path"] == APP and submit["headers"]["Authorization"] == f"Key {KEY}"
     assert state.requests("GET", f"/requests/{job.id}/status")
@@ -100,8 +119,15 @@ async def test_generate_round_trip(fal, fake, offer) -> None:
 
 async def test_several_images_ratio_tier_format_seed_and_extras(fal, fake, offer) -> None:
     _, state = fake
-    call = make_call(offer, n=3, aspect_ratio="16:9", resolution="2K", output_format="jpg", seed=7,
-                     extra={"safety_tolerance": 4, "not_a_fal_field": True})
+    call = make_call(
+        offer,
+        n=3,
+        aspect_ratio="16:9",
+        resolution="2K",
+        output_format="jpg",
+        seed=7,
+        extra={"safety_tolerance": 4, "not_a_fal_field": True},
+    )
     result = await fal.generate(call)
     assert len(result.images) == 3
     assert {i.mime_type for i in result.images} == {"image/jpeg"}
@@ -125,9 +151,7 @@ async def test_edit_sends_data_uris_to_the_edit_path_and_polls_without_it(fal, f
     result = await fal.generate(make_call(offer, op="edit", images=inputs))
     job = only_job(state)
     assert state.requests("POST")[0]["path"] == APP + "/edit"
-    assert job.body["image_urls"] == [
-        "data:image/png;base64," + base64.b64encode(i.data).decode() for i in inputs
-    ]
+    assert job.body["image_urls"] == ["data:image/png;base64," + base64.b64encode(i.data).decode() for i in inputs]
     polls = state.requests("GET", "/status")
     assert polls and all(p["path"] == f"{APP}/requests/{job.id}/status" for p in polls)
     assert result.usage.input_images == 2 and len(result.images) == 1
@@ -274,8 +298,12 @@ def test_error_mapping_table() -> None:
         (401, b'{"detail":"No user found for Key ID and Secret"}', h, AuthFailed),
         (403, b'{"detail":"Forbidden"}', h, AuthFailed),
         (422, policy, {"X-Fal-Retryable": "false"}, ContentPolicy),
-        (422, b'{"detail":[{"loc":["body","num_images"],"msg":"too many","type":"less_than_equal"}]}', h,
-         ProviderInvalidRequest),
+        (
+            422,
+            b'{"detail":[{"loc":["body","num_images"],"msg":"too many","type":"less_than_equal"}]}',
+            h,
+            ProviderInvalidRequest,
+        ),
         (429, b'{"detail":"slow down"}', {"Retry-After": "3"}, RateLimited),
         (503, b'{"detail":"x","error_type":"runner_disconnected"}', {"X-Fal-Retryable": "true"}, Unavailable),
         (504, b'{"detail":"Request timed out","error_type":"request_timeout"}', h, Timeout),

@@ -59,10 +59,26 @@ def png_input(w: int = 64, h: int = 48, text: str = "in") -> InputImage:
     return InputImage(data=make_image(w, h, "png", text), mime_type="image/png", width=w, height=h)
 
 
-def make_call(offer, *, images=None, mask=None, aspect: str | None = "16:9", resolution: str | None = "1K",
-              seed=None, extra=None, timeout_s: float = 30.0) -> ProviderCall:
-    request = ImageRequest(operation="edit" if images else "generate", model="gemini-3-pro-image-preview",
-                           prompt=PROMPT, images=images or [], mask=mask, seed=seed, extra=extra or {})
+def make_call(
+    offer,
+    *,
+    images=None,
+    mask=None,
+    aspect: str | None = "16:9",
+    resolution: str | None = "1K",
+    seed=None,
+    extra=None,
+    timeout_s: float = 30.0,
+) -> ProviderCall:
+    request = ImageRequest(
+        operation="edit" if images else "generate",
+        model="gemini-3-pro-image-preview",
+        prompt=PROMPT,
+        images=images or [],
+        mask=mask,
+        seed=seed,
+        extra=extra or {},
+    )
     spec = RenderSpec(aspect_ratio=aspect, resolution=resolution, width=1376, height=768)
     return ProviderCall(request=request, offer=offer, spec=spec, n=1, deadline=time.monotonic() + timeout_s)
 
@@ -85,7 +101,10 @@ async def test_text_to_image(gemini, fake, offer) -> None:
     call = fake[1].calls("gemini")[-1]
     assert call["path"] == "/v1beta/models/gemini-3-pro-image-preview:generateContent" and call["query"] == {}
     assert call["body"]["generationConfig"] == {
-        "responseModalities": ["TEXT", "IMAGE"], "seed": 7, "imageConfig": {"aspectRatio": "16:9", "imageSize": "1K"}}
+        "responseModalities": ["TEXT", "IMAGE"],
+        "seed": 7,
+        "imageConfig": {"aspectRatio": "16:9", "imageSize": "1K"},
+    }
     assert call["body"]["contents"] == [{"role": "user", "parts": [{"text": PROMPT}]}]
 
 
@@ -94,9 +113,15 @@ async def test_usage_is_exact(gemini, offer) -> None:
     text_out = tokens(f"Here is the image you asked for: {PROMPT}")
     thoughts = 120 + len(PROMPT) % 97
     assert result.usage == Usage(
-        input_text_tokens=tokens(PROMPT), input_image_tokens=0, cached_input_tokens=0,
-        output_text_tokens=text_out + thoughts, output_image_tokens=1120, thoughts_tokens=thoughts,
-        input_images=0, output_images=1, reported=True,
+        input_text_tokens=tokens(PROMPT),
+        input_image_tokens=0,
+        cached_input_tokens=0,
+        output_text_tokens=text_out + thoughts,
+        output_image_tokens=1120,
+        thoughts_tokens=thoughts,
+        input_images=0,
+        output_images=1,
+        reported=True,
     )
 
 
@@ -114,9 +139,14 @@ async def test_edit_sends_every_image_and_the_mask(gemini, fake, offer) -> None:
 
 
 async def test_extras_pass_through_and_unknown_ones_stay_home(gemini, fake, offer) -> None:
-    extra = {"temperature": 0.4, "topP": 0.9, "safety_settings": [
-        {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}],
-        "system_instruction": "be brief", "labels": {"team": "x"}, "quality": "hd"}
+    extra = {
+        "temperature": 0.4,
+        "topP": 0.9,
+        "safety_settings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}],
+        "system_instruction": "be brief",
+        "labels": {"team": "x"},
+        "quality": "hd",
+    }
     await gemini.generate(make_call(offer, extra=extra))
     body = fake[1].calls("gemini")[-1]["body"]
     assert body["generationConfig"]["temperature"] == 0.4 and body["generationConfig"]["topP"] == 0.9
@@ -152,8 +182,7 @@ async def test_never_answering_ends_when_the_router_cancels_it(gemini, fake, off
 
 
 async def test_total_timeout_from_settings(fake, offer) -> None:
-    provider = GeminiProvider(ProviderSettings(name="gemini", api_key=KEY, base_url=fake[0].url,
-                                               total_timeout_s=0.3))
+    provider = GeminiProvider(ProviderSettings(name="gemini", api_key=KEY, base_url=fake[0].url, total_timeout_s=0.3))
     fake[1].injector.force("timeout")
     try:
         with pytest.raises(Timeout):
@@ -191,15 +220,27 @@ async def test_auth_and_request_errors(fake, offer) -> None:
 
 def test_parse_response_skips_thoughts_and_maps_usage() -> None:
     data = {
-        "candidates": [{"content": {"role": "model", "parts": [
-            {"text": "thinking...", "thought": True},
-            {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}, "thought": True},
-            {"text": "A revised prompt"},
-            {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}, "thoughtSignature": "c2ln"},
-        ]}, "finishReason": "STOP", "index": 0}],
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {"text": "thinking...", "thought": True},
+                        {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}, "thought": True},
+                        {"text": "A revised prompt"},
+                        {"inlineData": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}, "thoughtSignature": "c2ln"},
+                    ],
+                },
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
         "usageMetadata": {
-            "promptTokenCount": 707, "candidatesTokenCount": 1139, "totalTokenCount": 2061,
-            "thoughtsTokenCount": 215, "cachedContentTokenCount": 100,
+            "promptTokenCount": 707,
+            "candidatesTokenCount": 1139,
+            "totalTokenCount": 2061,
+            "thoughtsTokenCount": 215,
+            "cachedContentTokenCount": 100,
             "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 147}, {"modality": "IMAGE", "tokenCount": 560}],
             "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
         },
@@ -208,9 +249,17 @@ def test_parse_response_skips_thoughts_and_maps_usage() -> None:
     result = parse_response(data, "gemini", input_images=1)
     assert [(i.mime_type, i.b64) for i in result.images] == [("image/jpeg", "/9j/4AAQ")]
     assert result.text == "A revised prompt" and result.provider_request_id == "r1"
-    assert result.usage == Usage(input_text_tokens=147, input_image_tokens=560, cached_input_tokens=100,
-                                 output_text_tokens=19 + 215, output_image_tokens=1120, thoughts_tokens=215,
-                                 input_images=1, output_images=1, reported=True)
+    assert result.usage == Usage(
+        input_text_tokens=147,
+        input_image_tokens=560,
+        cached_input_tokens=100,
+        output_text_tokens=19 + 215,
+        output_image_tokens=1120,
+        thoughts_tokens=215,
+        input_images=1,
+        output_images=1,
+        reported=True,
+    )
 
 
 def test_usage_without_details() -> None:
@@ -238,17 +287,32 @@ def test_block_finish_reasons_are_content_policy(reason) -> None:
     [
         (408, b'{"error":{"code":408,"message":"Request Timeout","status":"DEADLINE_EXCEEDED"}}', {}, Timeout, None),
         (502, b"<html>Bad Gateway</html>", {}, Unavailable, None),
-        (504, b'{"error":{"code":504,"message":"Deadline","status":"DEADLINE_EXCEEDED"}}', {}, Unavailable,
-         None),
-        (429, b'{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED"}}', {"Retry-After": "7"},
-         RateLimited, 7.0),
-        (429, b'{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":'
-              b'"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"41.5s"}]}}', {}, RateLimited, 41.5),
+        (504, b'{"error":{"code":504,"message":"Deadline","status":"DEADLINE_EXCEEDED"}}', {}, Unavailable, None),
+        (
+            429,
+            b'{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED"}}',
+            {"Retry-After": "7"},
+            RateLimited,
+            7.0,
+        ),
+        (
+            429,
+            b'{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{"@type":'
+            b'"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"41.5s"}]}}',
+            {},
+            RateLimited,
+            41.5,
+        ),
         (401, b'{"error":{"code":401,"status":"UNAUTHENTICATED"}}', {}, AuthFailed, None),
         (403, b'{"error":{"code":403,"status":"PERMISSION_DENIED"}}', {}, AuthFailed, None),
         (404, b'{"error":{"code":404,"status":"NOT_FOUND"}}', {}, ProviderInvalidRequest, None),
-        (400, b'{"error":{"code":400,"status":"FAILED_PRECONDITION","message":"User location is not supported"}}',
-         {}, ProviderInvalidRequest, None),
+        (
+            400,
+            b'{"error":{"code":400,"status":"FAILED_PRECONDITION","message":"User location is not supported"}}',
+            {},
+            ProviderInvalidRequest,
+            None,
+        ),
     ],
 )
 def test_status_mapping(status, body, headers, error, retry_after) -> None:

@@ -62,8 +62,9 @@ def png(width: int, height: int, text: str = "in") -> InputImage:
 
 def make_call(offer: Offer, *, op: str = "generate", n: int = 1, deadline_s: float = 30.0, **fields) -> ProviderCall:
     req = ImageRequest(operation=op, model="gpt-image-1", prompt=PROMPT, n=n, **fields)
-    return ProviderCall(request=req, offer=offer, spec=map_size(req, offer.capabilities), n=n,
-                        deadline=time.monotonic() + deadline_s)
+    return ProviderCall(
+        request=req, offer=offer, spec=map_size(req, offer.capabilities), n=n, deadline=time.monotonic() + deadline_s
+    )
 
 
 async def test_generate_defaults(openai, fake, offer) -> None:
@@ -84,12 +85,29 @@ async def test_generate_defaults(openai, fake, offer) -> None:
 
 
 async def test_generate_size_quality_format_and_several_images(openai, fake, offer) -> None:
-    call = make_call(offer, n=2, size="1536x1024", quality="high", output_format="jpg", output_compression=80,
-                     background="opaque", user="u-1", extra={"moderation": "low", "unknown_to_openai": 1})
+    call = make_call(
+        offer,
+        n=2,
+        size="1536x1024",
+        quality="high",
+        output_format="jpg",
+        output_compression=80,
+        background="opaque",
+        user="u-1",
+        extra={"moderation": "low", "unknown_to_openai": 1},
+    )
     result = await openai.generate(call)
     assert fake[1].seen[-1]["raw"] == {
-        "model": "gpt-image-1", "prompt": PROMPT, "n": 2, "size": "1536x1024", "quality": "high",
-        "output_format": "jpeg", "output_compression": 80, "background": "opaque", "user": "u-1", "moderation": "low",
+        "model": "gpt-image-1",
+        "prompt": PROMPT,
+        "n": 2,
+        "size": "1536x1024",
+        "quality": "high",
+        "output_format": "jpeg",
+        "output_compression": 80,
+        "background": "opaque",
+        "user": "u-1",
+        "moderation": "low",
     }
     assert len(result.images) == 2 and {i.mime_type for i in result.images} == {"image/jpeg"}
     assert {(i.width, i.height) for i in result.images} == {(1536, 1024)}
@@ -107,8 +125,15 @@ async def test_edit_with_one_image_sends_image(openai, fake, offer) -> None:
 
 async def test_edit_with_several_images_and_a_mask(openai, fake, offer) -> None:
     images = [png(1536, 1024, "a"), png(512, 512, "b")]
-    result = await openai.generate(make_call(offer, op="edit", images=images, mask=png(1536, 1024, "m"),
-                                             extra={"input_fidelity": "high", "moderation": "low"}))
+    result = await openai.generate(
+        make_call(
+            offer,
+            op="edit",
+            images=images,
+            mask=png(1536, 1024, "m"),
+            extra={"input_fidelity": "high", "moderation": "low"},
+        )
+    )
     seen = fake[1].seen[-1]
     assert seen["parts"].count("image[]") == 2 and seen["parts"].count("mask") == 1
     assert seen["raw"]["input_fidelity"] == "high" and "moderation" not in seen["raw"]  # edits have no moderation

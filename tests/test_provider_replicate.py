@@ -52,11 +52,24 @@ def make_provider(url: str, token: str = TOKEN, **kw) -> ReplicateProvider:
     return ReplicateProvider(ProviderSettings(name="replicate", api_key=token, base_url=url), **kw)
 
 
-def make_call(offer, *, images: list[InputImage] | None = None, aspect: str | None = "16:9", resolution="1K",
-              output_format: str | None = None, extra: dict | None = None, timeout_s: float = 30.0) -> ProviderCall:
-    request = ImageRequest(operation="edit" if images else "generate", model="gemini-3-pro-image-preview",
-                           prompt="a capybara reading a newspaper", images=images or [],
-                           output_format=output_format, extra=extra or {})
+def make_call(
+    offer,
+    *,
+    images: list[InputImage] | None = None,
+    aspect: str | None = "16:9",
+    resolution="1K",
+    output_format: str | None = None,
+    extra: dict | None = None,
+    timeout_s: float = 30.0,
+) -> ProviderCall:
+    request = ImageRequest(
+        operation="edit" if images else "generate",
+        model="gemini-3-pro-image-preview",
+        prompt="a capybara reading a newspaper",
+        images=images or [],
+        output_format=output_format,
+        extra=extra or {},
+    )
     spec = RenderSpec(aspect_ratio=aspect, resolution=resolution, width=1376, height=768)
     return ProviderCall(request=request, offer=offer, spec=spec, n=1, deadline=time.monotonic() + timeout_s)
 
@@ -98,9 +111,15 @@ async def test_sync_completion_within_prefer_wait(fake, offer):
     assert result.usage.output_images == 1 and result.usage.input_images == 0
     assert result.ttfb_ms is not None and result.ttfb_ms > 0
     create = state.requests("POST", "/v1/models/google/nano-banana-pro/predictions")[0]
-    assert create["json"] == {"input": {"prompt": "a capybara reading a newspaper", "aspect_ratio": "16:9",
-                                        "resolution": "2K", "output_format": "jpg",
-                                        "safety_filter_level": "block_only_high"}}
+    assert create["json"] == {
+        "input": {
+            "prompt": "a capybara reading a newspaper",
+            "aspect_ratio": "16:9",
+            "resolution": "2K",
+            "output_format": "jpg",
+            "safety_filter_level": "block_only_high",
+        }
+    }
     assert create["prefer"] == "wait=29"  # below the 30 s left, so the answer comes before our deadline
     assert create["cancel_after"] == "30s"
     assert polls(state) == []
@@ -194,8 +213,13 @@ async def test_content_policy_e005(fake, offer):
 
 @pytest.mark.parametrize(
     ("fault", "error", "status"),
-    [("rate_limited", RateLimited, 429), ("server_error", Unavailable, 500), ("unavailable", Unavailable, 503),
-     ("malformed", BadResponse, 201), ("reset", Unavailable, None)],
+    [
+        ("rate_limited", RateLimited, 429),
+        ("server_error", Unavailable, 500),
+        ("unavailable", Unavailable, 503),
+        ("malformed", BadResponse, 201),
+        ("reset", Unavailable, None),
+    ],
 )
 async def test_create_faults_map_to_typed_errors(fake, offer, fault, error, status):
     running, state = fake
@@ -332,8 +356,12 @@ async def test_polling_rides_out_transient_errors(offer):
 
     def prediction(request: web.Request, status: str, output: str | None = None) -> dict:
         base = f"http://{request.host}"
-        return {"id": "p1", "status": status, "output": output,
-                "urls": {"get": f"{base}/v1/predictions/p1", "cancel": f"{base}/v1/predictions/p1/cancel"}}
+        return {
+            "id": "p1",
+            "status": status,
+            "output": output,
+            "urls": {"get": f"{base}/v1/predictions/p1", "cancel": f"{base}/v1/predictions/p1/cancel"},
+        }
 
     async def create(request: web.Request) -> web.Response:
         return web.json_response(prediction(request, "starting"), status=201)

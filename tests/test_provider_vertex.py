@@ -66,8 +66,14 @@ async def vertex(fake, key_file) -> AsyncIterator[VertexProvider]:
 
 
 def make_call(offer, *, images=None, output_format=None, compression=None, timeout_s: float = 30.0) -> ProviderCall:
-    request = ImageRequest(operation="edit" if images else "generate", model=MODEL, prompt="a lighthouse at dusk",
-                           images=images or [], output_format=output_format, output_compression=compression)
+    request = ImageRequest(
+        operation="edit" if images else "generate",
+        model=MODEL,
+        prompt="a lighthouse at dusk",
+        images=images or [],
+        output_format=output_format,
+        output_compression=compression,
+    )
     spec = RenderSpec(aspect_ratio="3:2", resolution="2K", width=2528, height=1696)
     return ProviderCall(request=request, offer=offer, spec=spec, n=1, deadline=time.monotonic() + timeout_s)
 
@@ -91,14 +97,18 @@ async def test_text_to_image(vertex, fake, offer) -> None:
 
 
 async def test_edit_and_jpeg_output(vertex, fake, offer) -> None:
-    images = [InputImage(data=make_image(32, 32, "png", str(i)), mime_type="image/png", width=32, height=32)
-              for i in range(3)]
+    images = [
+        InputImage(data=make_image(32, 32, "png", str(i)), mime_type="image/png", width=32, height=32) for i in range(3)
+    ]
     result = await vertex.generate(make_call(offer, images=images, output_format="jpeg", compression=80))
     body = fake[1].calls("vertex")[-1]["body"]
     assert [base64.b64decode(p["inlineData"]["data"]) for p in body["contents"][0]["parts"][1:]] == [
-        i.data for i in images]
-    assert body["generationConfig"]["imageConfig"]["imageOutputOptions"] == {"mimeType": "image/jpeg",
-                                                                             "compressionQuality": 80}
+        i.data for i in images
+    ]
+    assert body["generationConfig"]["imageConfig"]["imageOutputOptions"] == {
+        "mimeType": "image/jpeg",
+        "compressionQuality": 80,
+    }
     assert result.images[0].mime_type == "image/jpeg" and base64.b64decode(result.images[0].b64)[:3] == b"\xff\xd8\xff"
     assert result.usage.input_image_tokens == 3 * 560 and result.usage.input_images == 3
 
@@ -174,8 +184,14 @@ async def test_token_endpoint_down_is_unavailable(fake, tmp_path, offer) -> None
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("rate_limited", RateLimited), ("server_error", Unavailable), ("unavailable", Unavailable),
-     ("malformed", BadResponse), ("reset", Unavailable), ("content_policy", ContentPolicy)],
+    [
+        ("rate_limited", RateLimited),
+        ("server_error", Unavailable),
+        ("unavailable", Unavailable),
+        ("malformed", BadResponse),
+        ("reset", Unavailable),
+        ("content_policy", ContentPolicy),
+    ],
 )
 async def test_faults_become_typed_errors(vertex, fake, offer, fault, error) -> None:
     fake[1].injector.force(fault)

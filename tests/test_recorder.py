@@ -70,8 +70,12 @@ def make_record(i: int, attempts: int = 2, **kw) -> RequestRecord:  # type: igno
         "provider": "gemini",
         "provider_model_id": "gemini-2.5-flash-image",
         "attempts": [
-            Attempt(provider="fal" if a == 0 and attempts > 1 else "gemini", provider_model_id="m",
-                    outcome="success" if a == attempts - 1 else "RateLimited", latency_ms=10.0 * (a + 1))
+            Attempt(
+                provider="fal" if a == 0 and attempts > 1 else "gemini",
+                provider_model_id="m",
+                outcome="success" if a == attempts - 1 else "RateLimited",
+                latency_ms=10.0 * (a + 1),
+            )
             for a in range(attempts)
         ],
     }
@@ -80,8 +84,10 @@ def make_record(i: int, attempts: int = 2, **kw) -> RequestRecord:  # type: igno
 
 def counts(db: Database) -> tuple[int, int]:
     with db.session() as s:
-        return (s.scalar(select(func.count()).select_from(RequestRow)) or 0,
-                s.scalar(select(func.count()).select_from(AttemptRow)) or 0)
+        return (
+            s.scalar(select(func.count()).select_from(RequestRow)) or 0,
+            s.scalar(select(func.count()).select_from(AttemptRow)) or 0,
+        )
 
 
 def ids(db: Database) -> set[str]:

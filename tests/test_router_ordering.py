@@ -191,11 +191,15 @@ def test_cold_offers_use_the_catalogs_expected_figures_as_priors() -> None:
 
     def with_expected(provider: str, success: float, p50_ms: float) -> Candidate:
         o = offer(provider).model_copy(
-            update={"expected": ExpectedPerformance(success_rate=success, p50_ms=p50_ms, source="seed")})
+            update={"expected": ExpectedPerformance(success_rate=success, p50_ms=p50_ms, source="seed")}
+        )
         return Candidate(offer=o, estimated_cost_micros=150_000)
 
-    flaky_first = [with_expected("fal", 0.362, 42_967), with_expected("vertex", 0.674, 25_988),
-                   with_expected("gemini", 0.93, 19_586)]
+    flaky_first = [
+        with_expected("fal", 0.362, 42_967),
+        with_expected("vertex", 0.674, 25_988),
+        with_expected("gemini", 0.93, 19_586),
+    ]
     router = Router(MemoryRouterState())
     assert [c.provider for c in router.order("m", flaky_first)] == ["gemini", "vertex", "fal"]
     # Without figures every cold offer gets the same generic prior: catalog order decides.

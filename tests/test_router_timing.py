@@ -66,7 +66,9 @@ async def test_the_request_deadline_ends_everything(clock) -> None:
     assert clock.now() - start == pytest.approx(50)
     # a quarter of the time is kept back for failover: gemini gets 37.5 s, vertex the rest
     assert [(a.provider, a.outcome, a.limit_hit) for a in routed.attempts] == [
-        ("gemini", "Timeout", "attempt_timeout"), ("vertex", "Timeout", "request_deadline")]
+        ("gemini", "Timeout", "attempt_timeout"),
+        ("vertex", "Timeout", "request_deadline"),
+    ]
     assert [round(a.latency_ms) for a in routed.attempts] == [37_500, 12_500]
     assert "deadline" in routed.error.message
 
@@ -83,8 +85,13 @@ async def test_hedge_starts_at_the_quantile_and_the_first_success_wins(clock) ->
     assert clock.now() - start == pytest.approx(q90 + 5.0)
     g, v = routed.attempts
     # the loser may still be billed: kept at its estimate, flagged
-    assert (g.provider, g.outcome, g.hedged, g.cost_micros, g.possibly_billed) == ("gemini", "cancelled", True,
-                                                                                  134_000, True)
+    assert (g.provider, g.outcome, g.hedged, g.cost_micros, g.possibly_billed) == (
+        "gemini",
+        "cancelled",
+        True,
+        134_000,
+        True,
+    )
     assert (v.provider, v.outcome, v.hedged, v.cost_micros) == ("vertex", "success", True, 134_000)
     assert v.started_at - g.started_at == pytest.approx(q90)
     assert [ctx.hedged for _, ctx in script.calls] == [False, True]

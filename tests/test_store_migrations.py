@@ -20,8 +20,15 @@ from imagegate.telemetry.recorder import RequestRecord, RequestRecorder, provide
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TABLES = {
-    "requests", "attempts", "api_keys", "blobs", "alembic_version", "arena_battles", "arena_definitions",
-    "web_generations", "gallery_entries",
+    "requests",
+    "attempts",
+    "api_keys",
+    "blobs",
+    "alembic_version",
+    "arena_battles",
+    "arena_definitions",
+    "web_generations",
+    "gallery_entries",
 }
 
 

@@ -25,29 +25,58 @@ def sqlite_db(db: Database) -> Database:
 
 def request_row(db: Database, i: int, **kw) -> tuple:  # type: ignore[no-untyped-def]
     values = {
-        "id": f"req_{i:05d}", "created_at": db.log_time(T0 + timedelta(seconds=i, microseconds=i)), "key_id": None,
-        "model": "nano-banana", "model_id": "gemini-2.5-flash-image", "operation": "generate", "provider": "gemini",
-        "provider_model_id": "m", "status": 200, "error_class": None, "error_message": None, "latency_ms": 10.5 + i,
-        "ttfb_ms": None, "cost_micros": 39_000 + i, "image_count": 1, "image_bytes": 2048, "attempts_count": 1,
-        "prompt": "a cat" if i % 2 else None, "dry_run": i % 3 == 0, "user": "u",
+        "id": f"req_{i:05d}",
+        "created_at": db.log_time(T0 + timedelta(seconds=i, microseconds=i)),
+        "key_id": None,
+        "model": "nano-banana",
+        "model_id": "gemini-2.5-flash-image",
+        "operation": "generate",
+        "provider": "gemini",
+        "provider_model_id": "m",
+        "status": 200,
+        "error_class": None,
+        "error_message": None,
+        "latency_ms": 10.5 + i,
+        "ttfb_ms": None,
+        "cost_micros": 39_000 + i,
+        "image_count": 1,
+        "image_bytes": 2048,
+        "attempts_count": 1,
+        "prompt": "a cat" if i % 2 else None,
+        "dry_run": i % 3 == 0,
+        "user": "u",
     } | kw
     return tuple(values[c] for c in REQUEST_COLUMNS)
 
 
 def attempt_row(db: Database, i: int) -> tuple:
     values = {
-        "request_id": f"req_{i:05d}", "created_at": db.log_time(T0.timestamp() + i + 0.25), "model": "gemini-x",
-        "provider": "gemini", "provider_model_id": "m", "outcome": "success", "status": 200, "error": None,
-        "latency_ms": 9.0, "ttfb_ms": 1.5, "cost_micros": 39_000, "hedged": i % 2 == 1, "image_count": 1,
-        "image_bytes": 2048, "possibly_billed": i % 5 == 0, "limit_hit": "attempt_timeout" if i % 7 == 0 else None,
+        "request_id": f"req_{i:05d}",
+        "created_at": db.log_time(T0.timestamp() + i + 0.25),
+        "model": "gemini-x",
+        "provider": "gemini",
+        "provider_model_id": "m",
+        "outcome": "success",
+        "status": 200,
+        "error": None,
+        "latency_ms": 9.0,
+        "ttfb_ms": 1.5,
+        "cost_micros": 39_000,
+        "hedged": i % 2 == 1,
+        "image_count": 1,
+        "image_bytes": 2048,
+        "possibly_billed": i % 5 == 0,
+        "limit_hit": "attempt_timeout" if i % 7 == 0 else None,
     }
     return tuple(values[c] for c in ATTEMPT_COLUMNS)
 
 
 def counts(db: Database) -> tuple[int, int]:
     with db.session() as s:
-        return (s.scalar(select(func.count()).select_from(RequestRow)) or 0,
-                s.scalar(select(func.count()).select_from(AttemptRow)) or 0)
+        return (
+            s.scalar(select(func.count()).select_from(RequestRow)) or 0,
+            s.scalar(select(func.count()).select_from(AttemptRow)) or 0,
+        )
 
 
 def test_column_lists_match_the_tables() -> None:
@@ -88,7 +117,11 @@ def round_trip(db: Database) -> None:
         row, attempt = rows[f"req_{i:05d}"], attempts[f"req_{i:05d}"]
         assert row.created_at == T0 + timedelta(seconds=i, microseconds=i)
         assert (row.latency_ms, row.cost_micros, row.dry_run, row.prompt) == (
-            10.5 + i, 39_000 + i, i % 3 == 0, "a cat" if i % 2 else None)
+            10.5 + i,
+            39_000 + i,
+            i % 3 == 0,
+            "a cat" if i % 2 else None,
+        )
         assert row.user == "u" and row.ttfb_ms is None and row.key_id is None
         assert attempt.created_at == T0 + timedelta(seconds=i, milliseconds=250)
         assert attempt.hedged is (i % 2 == 1) and attempt.ttfb_ms == 1.5

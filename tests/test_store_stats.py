@@ -15,13 +15,35 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 MODEL = "gemini-3-pro-image-preview"
 
 
-def attempt(provider: str, outcome: str, latency: float, ttfb: float | None = None, *, model: str = MODEL,
-            age: timedelta = timedelta(days=1), i: int = 0, cost: int = 0, possibly_billed: bool = False) -> dict:
+def attempt(
+    provider: str,
+    outcome: str,
+    latency: float,
+    ttfb: float | None = None,
+    *,
+    model: str = MODEL,
+    age: timedelta = timedelta(days=1),
+    i: int = 0,
+    cost: int = 0,
+    possibly_billed: bool = False,
+) -> dict:
     return {
-        "request_id": f"req_{provider}_{i}", "created_at": NOW - age, "model": model, "provider": provider,
-        "provider_model_id": "m", "outcome": outcome, "status": None, "error": None, "latency_ms": latency,
-        "ttfb_ms": ttfb, "cost_micros": cost, "hedged": False, "image_count": 1, "image_bytes": 10,
-        "possibly_billed": possibly_billed, "limit_hit": None,
+        "request_id": f"req_{provider}_{i}",
+        "created_at": NOW - age,
+        "model": model,
+        "provider": provider,
+        "provider_model_id": "m",
+        "outcome": outcome,
+        "status": None,
+        "error": None,
+        "latency_ms": latency,
+        "ttfb_ms": ttfb,
+        "cost_micros": cost,
+        "hedged": False,
+        "image_count": 1,
+        "image_bytes": 10,
+        "possibly_billed": possibly_billed,
+        "limit_hit": None,
     }
 
 
@@ -63,11 +85,19 @@ def test_provider_stats_on_a_known_data_set(db: Database) -> None:
     assert gemini["ttfb_p50_ms"] == pytest.approx(550.0)
     assert gemini["ttfb_p95_ms"] == pytest.approx(955.0)
     assert vertex == {
-        "provider": "vertex", "requests": 4, "successes": 1, "success_rate": 0.25,
-        "latency_p50_ms": 4000.0, "latency_p95_ms": 4000.0, "latency_avg_ms": 4000.0,
-        "ttfb_p50_ms": None, "ttfb_p95_ms": None,
+        "provider": "vertex",
+        "requests": 4,
+        "successes": 1,
+        "success_rate": 0.25,
+        "latency_p50_ms": 4000.0,
+        "latency_p95_ms": 4000.0,
+        "latency_avg_ms": 4000.0,
+        "ttfb_p50_ms": None,
+        "ttfb_p95_ms": None,
         # the cancelled hedge loser is out of the performance figures but shown apart in the spend
-        "spend_micros": 134_000, "possibly_billed": 1, "possibly_billed_micros": 134_000,
+        "spend_micros": 134_000,
+        "possibly_billed": 1,
+        "possibly_billed_micros": 134_000,
     }
     assert provider_stats(db, "unknown-model", NOW - timedelta(days=30)) == []
 

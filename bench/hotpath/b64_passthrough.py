@@ -46,8 +46,9 @@ def main() -> None:
         "orjson.loads (whole answer)": per_call_us(lambda: orjson.loads(body), args.rounds),
         "orjson.dumps (parsed answer)": per_call_us(lambda: orjson.dumps(parsed), args.rounds),
         "loads_lifting": per_call_us(lambda: loads_lifting(body, b"b64_json"), args.rounds),
-        "encode_answer (lifted)": per_call_us(lambda: encode_answer(dict(answer, data=[dict(answer["data"][0])])),
-                                              args.rounds),
+        "encode_answer (lifted)": per_call_us(
+            lambda: encode_answer(dict(answer, data=[dict(answer["data"][0])])), args.rounds
+        ),
     }
     print(f"answer of {len(body):,} bytes, {args.rounds} rounds")
     for name, us in rows.items():

@@ -1,6 +1,6 @@
 """CPU cost of observing one finished request in the Prometheus metrics.
 
-    .venv/bin/python bench/hotpath/metrics.py [-n 20000]
+.venv/bin/python bench/hotpath/metrics.py [-n 20000]
 """
 
 from __future__ import annotations
@@ -19,10 +19,26 @@ def main() -> None:
     n = p.parse_args().n
     metrics = Metrics()
     rec = RequestRecord(
-        id="req", created_at=time.time(), model="nano-banana-pro", operation="generate", status=200, latency_ms=12.0,
-        model_id="gemini-3-pro-image-preview", provider="gemini", cost_micros=134_400, image_count=1,
-        image_bytes=2_000, attempts=[Attempt(provider="gemini", provider_model_id="gemini-3-pro-image-preview",
-                                             outcome="success", latency_ms=10.0, ttfb_ms=5.0)],
+        id="req",
+        created_at=time.time(),
+        model="nano-banana-pro",
+        operation="generate",
+        status=200,
+        latency_ms=12.0,
+        model_id="gemini-3-pro-image-preview",
+        provider="gemini",
+        cost_micros=134_400,
+        image_count=1,
+        image_bytes=2_000,
+        attempts=[
+            Attempt(
+                provider="gemini",
+                provider_model_id="gemini-3-pro-image-preview",
+                outcome="success",
+                latency_ms=10.0,
+                ttfb_ms=5.0,
+            )
+        ],
     )
     start = time.process_time()
     for _ in range(n):

@@ -44,20 +44,40 @@ def make_records(n: int) -> list[RequestRecord]:
     for i in range(n):
         failed = i % 20 == 0
         started = T0 + i / 1000
-        out.append(RequestRecord(
-            id=f"req_{uuid.uuid4().hex}", created_at=started, model="nano-banana", model_id="gemini-2.5-flash-image",
-            operation="generate", status=502 if failed else 200, latency_ms=12.5 + (i % 7),
-            provider="gemini", provider_model_id="gemini-2.5-flash-image",
-            error_class="Unavailable" if failed else None,
-            error_message="upstream answered 503: model overloaded" if failed else None,
-            ttfb_ms=None if failed else 10.25, cost_micros=0 if failed else 39_000,
-            image_count=0 if failed else 1, image_bytes=0 if failed else 2048,
-            attempts=[Attempt(provider="gemini", provider_model_id="gemini-2.5-flash-image",
-                              outcome="Unavailable" if failed else "success", latency_ms=12.0 + (i % 7),
-                              ttfb_ms=None if failed else 10.25, status=503 if failed else 200,
-                              error="model overloaded" if failed else None, cost_micros=0 if failed else 39_000,
-                              started_at=started, images=0 if failed else 1, bytes=0 if failed else 2048)],
-        ))
+        out.append(
+            RequestRecord(
+                id=f"req_{uuid.uuid4().hex}",
+                created_at=started,
+                model="nano-banana",
+                model_id="gemini-2.5-flash-image",
+                operation="generate",
+                status=502 if failed else 200,
+                latency_ms=12.5 + (i % 7),
+                provider="gemini",
+                provider_model_id="gemini-2.5-flash-image",
+                error_class="Unavailable" if failed else None,
+                error_message="upstream answered 503: model overloaded" if failed else None,
+                ttfb_ms=None if failed else 10.25,
+                cost_micros=0 if failed else 39_000,
+                image_count=0 if failed else 1,
+                image_bytes=0 if failed else 2048,
+                attempts=[
+                    Attempt(
+                        provider="gemini",
+                        provider_model_id="gemini-2.5-flash-image",
+                        outcome="Unavailable" if failed else "success",
+                        latency_ms=12.0 + (i % 7),
+                        ttfb_ms=None if failed else 10.25,
+                        status=503 if failed else 200,
+                        error="model overloaded" if failed else None,
+                        cost_micros=0 if failed else 39_000,
+                        started_at=started,
+                        images=0 if failed else 1,
+                        bytes=0 if failed else 2048,
+                    )
+                ],
+            )
+        )
     return out
 
 
@@ -78,8 +98,10 @@ async def one_round(url: str, n: int, batch_size: int | None) -> dict[str, float
         await recorder.aclose()
         w1, t1, m1 = time.perf_counter(), time.process_time(), time.thread_time()
         with db.engine.connect() as conn:
-            got = (conn.scalar(select(func.count()).select_from(RequestRow)),
-                   conn.scalar(select(func.count()).select_from(AttemptRow)))
+            got = (
+                conn.scalar(select(func.count()).select_from(RequestRow)),
+                conn.scalar(select(func.count()).select_from(AttemptRow)),
+            )
         assert got == (n, n), f"expected {n} rows in each table, got {got}"
         assert recorder.dropped == 0
         loop_drain = m1 - m0
@@ -185,9 +207,11 @@ def run(label: str, url_factory, n: int, batch_size: int | None, rounds: int) ->
         with url_factory() as url:
             results.append(asyncio.run(one_round(url, n, batch_size)))
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
-    print(f"{label:<11} n={n} batch={batch_size or 'default'} rounds={rounds}: record {med['record_us']:.2f} us/rec | "
-          f"writer {med['writer_us']:.1f} us/rec | drain loop {med['drain_loop_us']:.2f} us/rec | "
-          f"drain wall {med['wall_s']:.2f} s, {med['batches']:.0f} batches (medians)")
+    print(
+        f"{label:<11} n={n} batch={batch_size or 'default'} rounds={rounds}: record {med['record_us']:.2f} us/rec | "
+        f"writer {med['writer_us']:.1f} us/rec | drain loop {med['drain_loop_us']:.2f} us/rec | "
+        f"drain wall {med['wall_s']:.2f} s, {med['batches']:.0f} batches (medians)"
+    )
 
 
 def run_contended(label: str, url_factory, n: int, batch_size: int | None, rounds: int) -> None:  # type: ignore[no-untyped-def]
@@ -196,10 +220,12 @@ def run_contended(label: str, url_factory, n: int, batch_size: int | None, round
         with url_factory() as url:
             results.append(asyncio.run(contended_round(url, n, batch_size)))
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
-    print(f"{label:<11} contended n={n} batch={batch_size or 'default'} rounds={rounds}: loop time taken by the "
-          f"writer {med['gil_us']:.1f} us/rec | loop iterations (0.5 ms alone) p99 {med['slice_p99_ms']:.2f} ms, max "
-          f"{med['slice_max_ms']:.1f} ms (no writer: p99 {med['idle_p99_ms']:.2f} ms) | drain {med['wall_s']:.2f} s = "
-          f"{med['records_per_s']:.0f} rec/s (medians)")
+    print(
+        f"{label:<11} contended n={n} batch={batch_size or 'default'} rounds={rounds}: loop time taken by the "
+        f"writer {med['gil_us']:.1f} us/rec | loop iterations (0.5 ms alone) p99 {med['slice_p99_ms']:.2f} ms, max "
+        f"{med['slice_max_ms']:.1f} ms (no writer: p99 {med['idle_p99_ms']:.2f} ms) | drain {med['wall_s']:.2f} s = "
+        f"{med['records_per_s']:.0f} rec/s (medians)"
+    )
 
 
 def main() -> None:
@@ -209,8 +235,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds per database; medians are reported (default 3)")
     ap.add_argument("--pg", action="store_true", help=f"also PostgreSQL at {PG_SERVER}")
     ap.add_argument("--pg-only", action="store_true", help="PostgreSQL only")
-    ap.add_argument("--contended", action="store_true",
-                    help="drain while the event loop runs pure-Python work (use a smaller -n, e.g. 5000)")
+    ap.add_argument(
+        "--contended",
+        action="store_true",
+        help="drain while the event loop runs pure-Python work (use a smaller -n, e.g. 5000)",
+    )
     args = ap.parse_args()
     runner = run_contended if args.contended else run
     if not args.pg_only:

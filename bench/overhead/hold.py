@@ -19,8 +19,16 @@ def _split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def hold_test(workdir: Path, *, target: str, concurrency: int, delay_s: float, workers: int = 1,
-              clients: int = 2, litellm_venv: Path | None = None) -> dict:
+def hold_test(
+    workdir: Path,
+    *,
+    target: str,
+    concurrency: int,
+    delay_s: float,
+    workers: int = 1,
+    clients: int = 2,
+    litellm_venv: Path | None = None,
+) -> dict:
     """Run one hold test against a fresh gateway process (so its memory high-water mark is this test's alone)."""
     tag = f"hold-{target}-w{workers}"
     upstream, up_port = start_upstream(workdir, delay_s=delay_s, name=f"{tag}-upstream")
@@ -42,8 +50,12 @@ def hold_test(workdir: Path, *, target: str, concurrency: int, delay_s: float, w
         timeout_s = delay_s + 120
         started = time.monotonic()
         procs = [
-            subprocess.Popen(loadgen_argv(call, n, mode="once", timeout_s=timeout_s, connect_batch=256),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                loadgen_argv(call, n, mode="once", timeout_s=timeout_s, connect_batch=256),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for n in _split(concurrency, clients)
         ]
         peak_rss = peak_fds = peak_upstream_fds = 0

@@ -66,8 +66,18 @@ def _children_cpu() -> float:
 
 
 def loadgen_argv(call: Call, concurrency: int, **opts: float | int | str) -> list[str]:
-    argv = [sys.executable, str(HERE / "loadgen.py"), "--port", str(call.port), "--path", call.path,
-            "--body", call.body, "-c", str(concurrency)]
+    argv = [
+        sys.executable,
+        str(HERE / "loadgen.py"),
+        "--port",
+        str(call.port),
+        "--path",
+        call.path,
+        "--body",
+        call.body,
+        "-c",
+        str(concurrency),
+    ]
     for header in call.headers:
         argv += ["--header", header]
     for key, value in opts.items():
@@ -81,8 +91,17 @@ def parse_loadgen(out: str, err: str, code: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_loop(call: Call, concurrency: int, *, duration_s: float, warmup_s: float, timeout_s: float,
-             server: Proc, upstream: Proc, sample: Sample) -> dict:
+def run_loop(
+    call: Call,
+    concurrency: int,
+    *,
+    duration_s: float,
+    warmup_s: float,
+    timeout_s: float,
+    server: Proc,
+    upstream: Proc,
+    sample: Sample,
+) -> dict:
     """Run the closed loop once; add its figures to ``sample``; return the raw loadgen result."""
     argv = loadgen_argv(call, concurrency, duration_s=duration_s, warmup_s=warmup_s, timeout_s=timeout_s)
     srv0, up0, lg0 = server.cpu_seconds(), upstream.cpu_seconds(), _children_cpu()

@@ -62,15 +62,23 @@ def _minor_faults(pid: int) -> int:
 class Proc:
     """A started child process (and its descendants, e.g. uvicorn workers), measured as one."""
 
-    def __init__(self, name: str, argv: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.log_path = log_path
         out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
         self._log = out if log_path else None
-        self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     @property
     def pid(self) -> int:

@@ -67,11 +67,18 @@ def profile_under_load(pid: int, call: Call, concurrency: int, seconds: float, o
     exe = py_spy()
     if exe is None:
         return {"skipped": "py-spy is not installed (pip install py-spy into the venv)"}
-    spy = subprocess.Popen([exe, "record", "-d", str(int(seconds)), "-r", "100", "-p", str(pid), "-f", "raw",
-                            "-o", str(out_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
-    lg = subprocess.run(loadgen_argv(call, concurrency, duration_s=seconds + 1, warmup_s=0.5, timeout_s=60),
-                        capture_output=True, text=True, timeout=seconds + 120)
+    spy = subprocess.Popen(
+        [exe, "record", "-d", str(int(seconds)), "-r", "100", "-p", str(pid), "-f", "raw", "-o", str(out_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lg = subprocess.run(
+        loadgen_argv(call, concurrency, duration_s=seconds + 1, warmup_s=0.5, timeout_s=60),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
     _, err = spy.communicate(timeout=seconds + 60)
     if not out_file.exists():
         return {"skipped": f"py-spy produced nothing: {err[-500:]}"}

@@ -42,8 +42,12 @@ from targets import (  # noqa: E402
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--litellm-venv", type=Path, default=REPO.parent / "litellm-venv",
-                   help="virtual environment with litellm[proxy]==1.100.5 (default: ../litellm-venv)")
+    p.add_argument(
+        "--litellm-venv",
+        type=Path,
+        default=REPO.parent / "litellm-venv",
+        help="virtual environment with litellm[proxy]==1.100.5 (default: ../litellm-venv)",
+    )
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration-s", type=float, default=4.0, help="measured seconds per target per round")
     p.add_argument("--warmup-s", type=float, default=1.0)
@@ -63,8 +67,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="1 round of 2 s, hold 1,000 x 3 s: a smoke run")
     args = p.parse_args(argv)
     if args.quick:  # smaller defaults; flags given explicitly still win
-        p.set_defaults(rounds=1, duration_s=2.0, warmup_s=0.5, hold_concurrency=1000, hold_delay_s=3.0,
-                       hold_workers="1", profile_s=3.0)
+        p.set_defaults(
+            rounds=1,
+            duration_s=2.0,
+            warmup_s=0.5,
+            hold_concurrency=1000,
+            hold_delay_s=3.0,
+            hold_workers="1",
+            profile_s=3.0,
+        )
         args = p.parse_args(argv)
     return args
 
@@ -83,8 +94,9 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def start_gateways(args: argparse.Namespace, workdir: Path, up_port: int,
-                   skipped: dict[str, str]) -> dict[str, tuple[Proc, int]]:
+def start_gateways(
+    args: argparse.Namespace, workdir: Path, up_port: int, skipped: dict[str, str]
+) -> dict[str, tuple[Proc, int]]:
     gateways: dict[str, tuple[Proc, int]] = {}
     try:
         gateways["imagegate"] = start_imagegate(workdir, up_port)
@@ -93,8 +105,10 @@ def start_gateways(args: argparse.Namespace, workdir: Path, up_port: int,
         skipped["imagegate"] = str(exc)[-1500:]
         log(f"imagegate skipped: {exc}")
     if not (args.litellm_venv / "bin" / "litellm").exists():
-        skipped["litellm"] = (f"no LiteLLM at {args.litellm_venv}: create it with `python3 -m venv {args.litellm_venv} "
-                              f"&& {args.litellm_venv}/bin/pip install 'litellm[proxy]==1.100.5'`")
+        skipped["litellm"] = (
+            f"no LiteLLM at {args.litellm_venv}: create it with `python3 -m venv {args.litellm_venv} "
+            f"&& {args.litellm_venv}/bin/pip install 'litellm[proxy]==1.100.5'`"
+        )
         log(skipped["litellm"])
     else:
         try:
@@ -106,8 +120,9 @@ def start_gateways(args: argparse.Namespace, workdir: Path, up_port: int,
     return gateways
 
 
-def calls_for(protocol: str, payload: str, up_port: int, gateways: dict[str, tuple[Proc, int]],
-              skipped: dict[str, str]) -> dict:
+def calls_for(
+    protocol: str, payload: str, up_port: int, gateways: dict[str, tuple[Proc, int]], skipped: dict[str, str]
+) -> dict:
     calls = {"direct": direct_call(up_port, protocol, payload)}
     for name, (_, port) in gateways.items():
         call = gateway_call(port, protocol, payload, prefixed=name == "imagegate")
@@ -132,19 +147,32 @@ def throughput(args: argparse.Namespace, workdir: Path, results: dict) -> None:
             samples = {name: Sample() for name in calls}
             names = list(calls)
             for r in range(args.rounds):
-                order = names[r % len(names):] + names[: r % len(names)]
+                order = names[r % len(names) :] + names[: r % len(names)]
                 for name in order:
                     server = gateways[name][0] if name in gateways else upstream
-                    run_loop(calls[name], conc, duration_s=args.duration_s, warmup_s=args.warmup_s,
-                             timeout_s=args.timeout_s, server=server, upstream=upstream, sample=samples[name])
+                    run_loop(
+                        calls[name],
+                        conc,
+                        duration_s=args.duration_s,
+                        warmup_s=args.warmup_s,
+                        timeout_s=args.timeout_s,
+                        server=server,
+                        upstream=upstream,
+                        sample=samples[name],
+                    )
             summary = {name: samples[name].summary() for name in names}
-            results["scenarios"].append({"protocol": protocol, "payload": payload, "concurrency": conc,
-                                         "targets": summary})
-            log(f"{protocol} {payload} c={conc}: " + ", ".join(
-                f"{n} {s['rps']:.0f} req/s p50 {s['p50_ms']} ms" for n, s in summary.items()))
+            results["scenarios"].append(
+                {"protocol": protocol, "payload": payload, "concurrency": conc, "targets": summary}
+            )
+            log(
+                f"{protocol} {payload} c={conc}: "
+                + ", ".join(f"{n} {s['rps']:.0f} req/s p50 {s['p50_ms']} ms" for n, s in summary.items())
+            )
         results["memory"] = {
-            name: {"peak_rss_mib": round(proc.peak_rss_bytes() / 2**20, 1),
-                   "idle_rss_mib": round(idle[name] / 2**20, 1)}
+            name: {
+                "peak_rss_mib": round(proc.peak_rss_bytes() / 2**20, 1),
+                "idle_rss_mib": round(idle[name] / 2**20, 1),
+            }
             for name, (proc, _) in gateways.items()
         }
         if args.profile_s > 0 and "imagegate" in gateways:
@@ -154,7 +182,8 @@ def throughput(args: argparse.Namespace, workdir: Path, results: dict) -> None:
                 log(f"profiling imagegate: {label}")
                 out_file = args.out / f"profile-{payload}-c16.txt"
                 results["profile"][label] = profile_under_load(
-                    proc.pid, gateway_call(port, "openai", payload, prefixed=True), 16, args.profile_s, out_file)
+                    proc.pid, gateway_call(port, "openai", payload, prefixed=True), 16, args.profile_s, out_file
+                )
     finally:
         for proc, _ in gateways.values():
             proc.stop()
@@ -169,11 +198,19 @@ def holds(args: argparse.Namespace, workdir: Path, results: dict) -> None:
         if target == "litellm" and not (args.litellm_venv / "bin" / "litellm").exists():
             results["hold"].append({"target": target, "skipped": "LiteLLM is not installed"})
             continue
-        log(f"hold test: {args.hold_concurrency} in flight through {target} ({workers} worker(s)), "
-            f"upstream delay {args.hold_delay_s} s")
+        log(
+            f"hold test: {args.hold_concurrency} in flight through {target} ({workers} worker(s)), "
+            f"upstream delay {args.hold_delay_s} s"
+        )
         try:
-            h = hold_test(workdir, target=target, concurrency=args.hold_concurrency, delay_s=args.hold_delay_s,
-                          workers=workers, litellm_venv=args.litellm_venv)
+            h = hold_test(
+                workdir,
+                target=target,
+                concurrency=args.hold_concurrency,
+                delay_s=args.hold_delay_s,
+                workers=workers,
+                litellm_venv=args.litellm_venv,
+            )
         except RuntimeError as exc:
             h = {"target": target, "skipped": str(exc)[-1000:]}
         results["hold"].append(h)

@@ -15,8 +15,15 @@ REPO = HERE.parent.parent
 PROMPT = "a lighthouse on a cliff at dawn, watercolour"
 LARGE_MARKER = "BENCH_LARGE"  # the upstream answers with the 1.5 MB image when the prompt carries it
 GEMINI_MODEL = "gemini-3-pro-image-preview"
-_SECRET_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY", "REPLICATE_API_TOKEN", "FAL_KEY",
-                "GOOGLE_APPLICATION_CREDENTIALS", "VERTEX_PROJECT")
+_SECRET_VARS = (
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "OPENAI_API_KEY",
+    "REPLICATE_API_TOKEN",
+    "FAL_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "VERTEX_PROJECT",
+)
 
 
 @dataclass(frozen=True)
@@ -34,16 +41,25 @@ def prompt_for(payload: str) -> str:
 
 
 def openai_images_body(model: str, payload: str) -> str:
-    return json.dumps({"model": model, "prompt": prompt_for(payload), "n": 1, "size": "1024x1024",
-                       "response_format": "b64_json"})
+    return json.dumps(
+        {"model": model, "prompt": prompt_for(payload), "n": 1, "size": "1024x1024", "response_format": "b64_json"}
+    )
 
 
 def direct_call(upstream_port: int, protocol: str, payload: str) -> Call:
     if protocol == "openai":
-        return Call(upstream_port, "/v1/images/generations", openai_images_body("gpt-image-1", payload),
-                    ("Authorization: Bearer x",))
-    body = json.dumps({"contents": [{"role": "user", "parts": [{"text": prompt_for(payload)}]}],
-                       "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": "1:1"}}})
+        return Call(
+            upstream_port,
+            "/v1/images/generations",
+            openai_images_body("gpt-image-1", payload),
+            ("Authorization: Bearer x",),
+        )
+    body = json.dumps(
+        {
+            "contents": [{"role": "user", "parts": [{"text": prompt_for(payload)}]}],
+            "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": "1:1"}},
+        }
+    )
     return Call(upstream_port, f"/v1beta/models/{GEMINI_MODEL}:generateContent", body, ("x-goog-api-key: x",))
 
 
@@ -69,24 +85,48 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in _SECRET_VARS and not k.startswith("IMAGEGATE_")}
 
 
-def start_imagegate(workdir: Path, upstream_port: int, *, workers: int = 1, name: str = "imagegate",
-                    extra_env: dict[str, str] | None = None, server: str = "uvicorn") -> tuple[Proc, int]:
+def start_imagegate(
+    workdir: Path,
+    upstream_port: int,
+    *,
+    workers: int = 1,
+    name: str = "imagegate",
+    extra_env: dict[str, str] | None = None,
+    server: str = "uvicorn",
+) -> tuple[Proc, int]:
     """``imagegate serve`` (uvicorn); ``server="granian"`` runs the same app factory under granian instead
     (``pip install granian``), for comparison."""
     port = free_port()
-    env = _clean_env() | (extra_env or {}) | {
-        "OPENAI_API_KEY": "x",
-        "IMAGEGATE_OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
-        "GEMINI_API_KEY": "x",
-        "IMAGEGATE_GEMINI_BASE_URL": f"http://127.0.0.1:{upstream_port}",
-        "IMAGEGATE_PLACEHOLDER": "off",
-    }
+    env = (
+        _clean_env()
+        | (extra_env or {})
+        | {
+            "OPENAI_API_KEY": "x",
+            "IMAGEGATE_OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
+            "GEMINI_API_KEY": "x",
+            "IMAGEGATE_GEMINI_BASE_URL": f"http://127.0.0.1:{upstream_port}",
+            "IMAGEGATE_PLACEHOLDER": "off",
+        }
+    )
     data_dir = workdir / f"{name}-data"
     if server == "granian":  # what `imagegate serve` passes its workers, by environment
         env |= {"IMAGEGATE_HOST": "127.0.0.1", "IMAGEGATE_PORT": str(port), "IMAGEGATE_DATA_DIR": str(data_dir)}
-        argv = [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--factory", "--loop", "uvloop",
-                "--workers", str(workers), "--port", str(port), "--backpressure", "20000", "--no-ws",
-                "imagegate.api.asgi:create_app_from_env"]
+        argv = [
+            str(Path(sys.executable).parent / "granian"),
+            "--interface",
+            "asgi",
+            "--factory",
+            "--loop",
+            "uvloop",
+            "--workers",
+            str(workers),
+            "--port",
+            str(port),
+            "--backpressure",
+            "20000",
+            "--no-ws",
+            "imagegate.api.asgi:create_app_from_env",
+        ]
     else:
         exe = Path(sys.executable).parent / "imagegate"
         argv = [str(exe), "serve", "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers)]
@@ -101,10 +141,10 @@ def litellm_config(upstream_port: int) -> str:
     return (
         "model_list:\n"
         "  - model_name: gpt-image-1\n"
-        f"    litellm_params: {{model: openai/fake-image, api_base: \"http://127.0.0.1:{upstream_port}/v1\","
+        f'    litellm_params: {{model: openai/fake-image, api_base: "http://127.0.0.1:{upstream_port}/v1",'
         " api_key: fake}\n"
         f"  - model_name: {GEMINI_MODEL}\n"
-        f"    litellm_params: {{model: gemini/{GEMINI_MODEL}, api_base: \"http://127.0.0.1:{upstream_port}/v1beta\","
+        f'    litellm_params: {{model: gemini/{GEMINI_MODEL}, api_base: "http://127.0.0.1:{upstream_port}/v1beta",'
         " api_key: fake}\n"
         "litellm_settings: {drop_params: true}\n"
     )
@@ -129,8 +169,12 @@ def check_call(call: Call, marker: str) -> str | None:
     headers = dict(h.split(": ", 1) for h in call.headers)
     import urllib.request
 
-    req = urllib.request.Request(f"http://127.0.0.1:{call.port}{call.path}", data=call.body.encode(), method="POST",
-                                 headers={"Content-Type": "application/json", **headers})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{call.port}{call.path}",
+        data=call.body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **headers},
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             status, body = resp.status, resp.read()
@@ -142,5 +186,13 @@ def check_call(call: Call, marker: str) -> str | None:
     return f"HTTP {status}: {body[:500].decode(errors='replace')}"
 
 
-__all__ = ["Call", "check_call", "direct_call", "gateway_call", "http", "start_imagegate", "start_litellm",
-           "start_upstream"]
+__all__ = [
+    "Call",
+    "check_call",
+    "direct_call",
+    "gateway_call",
+    "http",
+    "start_imagegate",
+    "start_litellm",
+    "start_upstream",
+]

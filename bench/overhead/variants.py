@@ -39,8 +39,11 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variant", action="append", required=True, help="NAME[:VAR=VALUE,...] (repeatable)")
-    p.add_argument("--scenarios", default="openai:small:1,openai:small:16,openai:large:1,openai:large:16,"
-                   "gemini:large:16", help="protocol:payload:concurrency,...")
+    p.add_argument(
+        "--scenarios",
+        default="openai:small:1,openai:small:16,openai:large:1,openai:large:16,gemini:large:16",
+        help="protocol:payload:concurrency,...",
+    )
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration-s", type=float, default=4.0)
     p.add_argument("--warmup-s", type=float, default=1.0)
@@ -48,8 +51,13 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     variants = [parse_variant(v) for v in args.variant]
     command = "python bench/overhead/variants.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    results: dict = {"command": command, "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                     "machine": machine(), "variants": {n: e for n, e in variants}, "scenarios": []}
+    results: dict = {
+        "command": command,
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "variants": {n: e for n, e in variants},
+        "scenarios": [],
+    }
     with tempfile.TemporaryDirectory(prefix="imagegate-variants-") as tmp:
         workdir = Path(tmp)
         upstream, up_port = start_upstream(workdir)
@@ -73,11 +81,19 @@ def main(argv: list[str] | None = None) -> None:
                 faults = dict.fromkeys(calls, 0)
                 names = list(calls)
                 for r in range(args.rounds):
-                    for name in names[r % len(names):] + names[: r % len(names)]:
+                    for name in names[r % len(names) :] + names[: r % len(names)]:
                         server = gateways[name][0] if name in gateways else upstream
                         f0 = server.minor_faults()
-                        run_loop(calls[name], int(conc), duration_s=args.duration_s, warmup_s=args.warmup_s,
-                                 timeout_s=60, server=server, upstream=upstream, sample=samples[name])
+                        run_loop(
+                            calls[name],
+                            int(conc),
+                            duration_s=args.duration_s,
+                            warmup_s=args.warmup_s,
+                            timeout_s=60,
+                            server=server,
+                            upstream=upstream,
+                            sample=samples[name],
+                        )
                         faults[name] += server.minor_faults() - f0
                 row = {"protocol": protocol, "payload": payload, "concurrency": int(conc), "targets": {}}
                 for name in names:
@@ -85,8 +101,9 @@ def main(argv: list[str] | None = None) -> None:
                     s["minor_faults_per_request"] = round(faults[name] / max(1, samples[name].total_requests), 1)
                     row["targets"][name] = s
                 results["scenarios"].append(row)
-                print(f"{spec}: " + ", ".join(f"{n} {s['rps']:.0f} req/s" for n, s in row["targets"].items()),
-                      flush=True)
+                print(
+                    f"{spec}: " + ", ".join(f"{n} {s['rps']:.0f} req/s" for n, s in row["targets"].items()), flush=True
+                )
             results["peak_rss_mib"] = {n: round(proc.peak_rss_bytes() / 2**20, 1) for n, (proc, _) in gateways.items()}
         finally:
             for proc, _ in gateways.values():
@@ -101,19 +118,26 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def render(results: dict) -> str:
-    lines = [f"Command: `{results['command']}`  ", f"Run: {results['started']}  ",
-             f"Variants: {json.dumps(results['variants'])}", "",
-             "| upstream | image | conc. | target | req/s | share of direct | p50 ms | p99 ms | CPU ms / req | "
-             "minor faults / req |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Command: `{results['command']}`  ",
+        f"Run: {results['started']}  ",
+        f"Variants: {json.dumps(results['variants'])}",
+        "",
+        "| upstream | image | conc. | target | req/s | share of direct | p50 ms | p99 ms | CPU ms / req | "
+        "minor faults / req |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in results["scenarios"]:
         direct = row["targets"]["direct"]["rps"] or 1.0
         image = "2 KB" if row["payload"] == "small" else "1.5 MB"
         for name, s in row["targets"].items():
             cpu = s["server_cpu_s_per_1000"]
-            lines.append(f"| {row['protocol']} | {image} | {row['concurrency']} | {name} | {s['rps']:,.0f} | "
-                         f"{100 * s['rps'] / direct:.0f} % | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | "
-                         f"{cpu:.3f}{' (upstream)' if name == 'direct' else ''} | "
-                         f"{s['minor_faults_per_request']}{' (upstream)' if name == 'direct' else ''} |")
+            lines.append(
+                f"| {row['protocol']} | {image} | {row['concurrency']} | {name} | {s['rps']:,.0f} | "
+                f"{100 * s['rps'] / direct:.0f} % | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | "
+                f"{cpu:.3f}{' (upstream)' if name == 'direct' else ''} | "
+                f"{s['minor_faults_per_request']}{' (upstream)' if name == 'direct' else ''} |"
+            )
     lines.append("")
     lines.append("Peak RSS (VmHWM): " + ", ".join(f"{n} {v} MiB" for n, v in results.get("peak_rss_mib", {}).items()))
     return "\n".join(lines) + "\n"

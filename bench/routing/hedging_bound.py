@@ -105,8 +105,9 @@ def main(argv: list[str] | None = None) -> None:
 
     n = int(args.horizon / DT) + 1
     stragglers = {BEST: (STRAGGLER_RATE, STRAGGLER_FACTOR)} if args.scenario == "stragglers" else {}
-    providers = [Provider(name, p50, p95, p, n, stragglers.get(name, (0.0, 1.0)))
-                 for name, (p50, p95, p) in SEED_FIGURES.items()]
+    providers = [
+        Provider(name, p50, p95, p, n, stragglers.get(name, (0.0, 1.0))) for name, (p50, p95, p) in SEED_FIGURES.items()
+    ]
     best = envelope(providers, n)
     ideal_p95 = quantile(best, 0.95)
     p95 = args.p95 or ideal_p95
@@ -117,11 +118,12 @@ def main(argv: list[str] | None = None) -> None:
     bound, how = best_mix(first, success, args.extra_spend)
 
     print(f"scenario {args.scenario}; providers (p50 s, p95 s, success): {SEED_FIGURES}; stragglers: {stragglers}")
-    print(f"p95 without hedging: best possible {ideal_p95:.1f} s (any routing, retries and failover included); "
-          f"cutting from {p95:.1f} s")
+    print(
+        f"p95 without hedging: best possible {ideal_p95:.1f} s (any routing, retries and failover included); "
+        f"cutting from {p95:.1f} s"
+    )
     print(f"target: p95 <= {target:.1f} s ({args.cut:.0%} lower), i.e. P(T <= {target:.1f} s) >= 0.95")
-    print("done by then without a hedge, by first provider: "
-          + ", ".join(f"{k} {v:.3f}" for k, v in first.items()))
+    print("done by then without a hedge, by first provider: " + ", ".join(f"{k} {v:.3f}" for k, v in first.items()))
     print(f"with extra spend <= {args.extra_spend:.0%}: P(T <= {target:.1f} s) <= {bound:.3f} (best mix: {how})")
     print("verdict:", "reachable in principle" if bound >= 0.95 else "OUT OF REACH for any hedging policy")
     # Free cancellation: every request still running at time q gets a hedge chain of its own.
@@ -131,8 +133,10 @@ def main(argv: list[str] | None = None) -> None:
         print("even with free cancellation: out of reach (a hedge at t = 0 for every request is not enough)")
     else:
         running = 1 - best[int(latest / DT)]
-        print(f"if cancelled generations were free: hedges would have to start by t = {latest:.1f} s "
-              f"(when {running:.0%} of requests are still running), doubling provider load for them")
+        print(
+            f"if cancelled generations were free: hedges would have to start by t = {latest:.1f} s "
+            f"(when {running:.0%} of requests are still running), doubling provider load for them"
+        )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,13 @@ from imagegate.testing.server import GatewayProcess
 MODEL = "gemini-3-pro-image-preview"
 SINGLES = ("gemini", "vertex", "fal", "replicate")
 LITELLM = {"litellm-simple-shuffle": "simple-shuffle", "litellm-latency-based": "latency-based-routing"}
-IMAGEGATE = ("imagegate-auto", "imagegate-auto-hedging", "imagegate-auto-hedging-s20", "imagegate-auto-hedging-q50",
-             "imagegate-auto-nopause")
+IMAGEGATE = (
+    "imagegate-auto",
+    "imagegate-auto-hedging",
+    "imagegate-auto-hedging-s20",
+    "imagegate-auto-hedging-q50",
+    "imagegate-auto-nopause",
+)
 SYSTEMS = (*SINGLES, *LITELLM, *IMAGEGATE)
 REQUEST_TIMEOUT_S = 300.0  # real seconds, every system: the gateway's default per-request deadline
 ATTEMPT_TIMEOUT_S = 120.0  # real seconds: one attempt's limit until the router has measured the offer

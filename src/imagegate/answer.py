@@ -104,4 +104,3 @@ def merge_results(results: list[ImageResult]) -> ImageResult:
         ttfb_ms=max(ttfbs) if ttfbs else None,
         notes=notes,
     )
-

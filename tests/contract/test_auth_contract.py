@@ -61,15 +61,23 @@ def test_database_keys_created_by_cli(tmp_path) -> None:
     import sys
 
     data_dir = tmp_path / "data"
-    made = subprocess.run([sys.executable, "-m", "imagegate", "keys", "create", "--name", "ci", "--data-dir",
-                           str(data_dir)], capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [sys.executable, "-m", "imagegate", "keys", "create", "--name", "ci", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
     assert key.startswith("ig-")
     db_bytes = b"".join(p.read_bytes() for p in data_dir.glob("imagegate.db*"))
     assert key.encode() not in db_bytes  # only the hash is stored
-    listed = subprocess.run([sys.executable, "-m", "imagegate", "keys", "list", "--data-dir", str(data_dir)],
-                            capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "imagegate", "keys", "list", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "ci" in listed.stdout and key not in listed.stdout
 
     proc = ServerProcess(data_dir)

@@ -69,12 +69,17 @@ def test_banner_lists_active_providers(gateway: ServerProcess) -> None:
 
 @pytest.mark.parametrize(
     "provider,min_cost,max_cost",
-    [("gemini", 134_400, 200_000), ("vertex", 134_400, 200_000), ("replicate", 150_000, 150_000),
-     ("fal", 150_000, 150_000)],
+    [
+        ("gemini", 134_400, 200_000),
+        ("vertex", 134_400, 200_000),
+        ("replicate", 150_000, 150_000),
+        ("fal", 150_000, 150_000),
+    ],
 )
 def test_generate_forced_provider(client: OpenAI, provider: str, min_cost: int, max_cost: int) -> None:
-    raw = client.images.with_raw_response.generate(model=f"{provider}/{MODEL}", prompt="a red fox in snow",
-                                                   size="1024x1024", response_format="b64_json")
+    raw = client.images.with_raw_response.generate(
+        model=f"{provider}/{MODEL}", prompt="a red fox in snow", size="1024x1024", response_format="b64_json"
+    )
     res = raw.parse()
     meta = res.model_extra["metadata"]
     assert meta["provider"] == provider
@@ -95,8 +100,7 @@ def test_gemini_usage_and_revised_prompt(client: OpenAI) -> None:
 @pytest.mark.parametrize("provider", ["gemini", "vertex", "replicate", "fal"])
 def test_edit_forced_provider(client: OpenAI, provider: str) -> None:
     images = [("a.png", png(), "image/png"), ("b.png", png(32), "image/png")]
-    res = client.images.edit(model=f"{provider}/{MODEL}", image=images, prompt="merge them",
-                             response_format="b64_json")
+    res = client.images.edit(model=f"{provider}/{MODEL}", image=images, prompt="merge them", response_format="b64_json")
     assert res.model_extra["metadata"]["provider"] == provider
     assert res.data[0].b64_json
 
@@ -109,8 +113,9 @@ def test_fal_refuses_more_than_two_reference_images(client: OpenAI) -> None:
 
 
 def test_openai_upstream_with_n(client: OpenAI) -> None:
-    res = client.images.generate(model="openai/gpt-image-1", prompt="two cats", n=2, size="1024x1024",
-                                 response_format="b64_json")
+    res = client.images.generate(
+        model="openai/gpt-image-1", prompt="two cats", n=2, size="1024x1024", response_format="b64_json"
+    )
     assert len(res.data) == 2
     assert res.model_extra["metadata"]["provider"] == "openai"
     assert res.model_extra["metadata"]["cost_micros"] > 0
@@ -133,9 +138,12 @@ def test_url_response_from_a_real_provider(client: OpenAI) -> None:
 
 def test_failover_when_a_provider_is_down(client: OpenAI, fleet: ThreadedFleet) -> None:
     fleet.call(fleet.fleet.states["gemini"].injector.force, "unavailable", "unavailable", "unavailable")
-    res = client.images.generate(model=MODEL, prompt="fail over", response_format="b64_json",
-                                 extra_body={"provider": {"order": ["gemini", "replicate"],
-                                                          "only": ["gemini", "replicate"]}})
+    res = client.images.generate(
+        model=MODEL,
+        prompt="fail over",
+        response_format="b64_json",
+        extra_body={"provider": {"order": ["gemini", "replicate"], "only": ["gemini", "replicate"]}},
+    )
     meta = res.model_extra["metadata"]
     assert meta["provider"] == "replicate"
     outcomes = [(a["provider"], a["outcome"]) for a in meta["attempts"]]
@@ -147,8 +155,11 @@ def test_content_policy_is_not_failed_over(client: OpenAI, fleet: ThreadedFleet)
     fleet.call(fleet.fleet.states["fal"].injector.force, "content_policy")
     before = {name: fleet.fleet.generation_calls(name) for name in ("gemini", "vertex", "replicate")}
     with pytest.raises(openai.BadRequestError) as exc:
-        client.images.generate(model=MODEL, prompt="something refused",
-                               extra_body={"provider": {"order": ["fal", "gemini", "vertex", "replicate"]}})
+        client.images.generate(
+            model=MODEL,
+            prompt="something refused",
+            extra_body={"provider": {"order": ["fal", "gemini", "vertex", "replicate"]}},
+        )
     assert exc.value.body["code"] == "UPSTREAM_ERROR"
     assert {name: fleet.fleet.generation_calls(name) for name in before} == before
 
@@ -188,7 +199,10 @@ def test_provider_figures_endpoint_cli_and_metrics(client: OpenAI, gateway: Serv
 
     out = subprocess.run(
         [sys.executable, "-m", "imagegate", "stats", MODEL, "--data-dir", str(gateway.data_dir)],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr
     assert "### gemini" in out.stdout and "Median Generation Time (p50):" in out.stdout
@@ -196,8 +210,10 @@ def test_provider_figures_endpoint_cli_and_metrics(client: OpenAI, gateway: Serv
     metrics = httpx.get(gateway.url + "/metrics").text
     assert 'imagegate_requests_total{model="gemini-3-pro-image-preview",provider="gemini",status="200"}' in metrics
     assert "imagegate_attempt_duration_seconds_bucket" in metrics
-    assert 'imagegate_attempts_total{model="gemini-3-pro-image-preview",outcome="Unavailable",provider="gemini"}' \
+    assert (
+        'imagegate_attempts_total{model="gemini-3-pro-image-preview",outcome="Unavailable",provider="gemini"}'
         in metrics
+    )
 
 
 def test_the_response_size_is_the_pixels_gemini_returned(client: OpenAI) -> None:

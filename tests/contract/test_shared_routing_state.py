@@ -31,8 +31,12 @@ def test_breaker_state_is_shared_between_gateways(tmp_path, redis_prefix: str) -
     fleet.start()
     config = tmp_path / "imagegate.yaml"
     config.write_text("routing:\n  breaker:\n    consecutive_failures: 2\n    cooldown_s: 600\n")
-    env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_REDIS_URL": "redis://127.0.0.1:6379/0",
-           "IMAGEGATE_REDIS_PREFIX": redis_prefix}
+    env = {
+        **fleet.fleet.env(),
+        "IMAGEGATE_PLACEHOLDER": "off",
+        "IMAGEGATE_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "IMAGEGATE_REDIS_PREFIX": redis_prefix,
+    }
     a = ServerProcess(tmp_path / "a", env=env, config=config)
     b = ServerProcess(tmp_path / "b", env=env, config=config)
     try:
@@ -42,8 +46,9 @@ def test_breaker_state_is_shared_between_gateways(tmp_path, redis_prefix: str) -
         fleet.call(gemini.injector.force, *(["unavailable"] * 6))
         client_a = OpenAI(base_url=a.url + "/v1", api_key="x", max_retries=0)
         for _ in range(2):
-            res = client_a.images.generate(model=MODEL, prompt="trip the breaker", response_format="b64_json",
-                                           extra_body=PREFS)
+            res = client_a.images.generate(
+                model=MODEL, prompt="trip the breaker", response_format="b64_json", extra_body=PREFS
+            )
             assert res.model_extra["metadata"]["provider"] == "replicate"
         fleet.call(gemini.injector.forced.clear)
         gemini_calls = len(gemini.calls("gemini"))

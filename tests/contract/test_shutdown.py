@@ -17,8 +17,13 @@ IN_FLIGHT = 12
 
 
 def test_sigterm_drains_in_flight_requests_and_flushes_the_log(tmp_path) -> None:
-    fleet = ThreadedFleet(Fleet(workdir=tmp_path / "fleet", providers=("openai",),
-                                profiles={"openai": FaultProfile(p50_ms=1500, p95_ms=1600, seed=1)}))
+    fleet = ThreadedFleet(
+        Fleet(
+            workdir=tmp_path / "fleet",
+            providers=("openai",),
+            profiles={"openai": FaultProfile(p50_ms=1500, p95_ms=1600, seed=1)},
+        )
+    )
     fleet.start()
     data_dir = tmp_path / "data"
     proc = ServerProcess(data_dir, env={**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"})
@@ -26,9 +31,12 @@ def test_sigterm_drains_in_flight_requests_and_flushes_the_log(tmp_path) -> None
         proc.wait_ready()
         with ThreadPoolExecutor(IN_FLIGHT) as pool:
             futures = [
-                pool.submit(httpx.post, proc.url + "/v1/images/generations",
-                            json={"model": "gpt-image-1", "prompt": f"drain {i}", "response_format": "b64_json"},
-                            timeout=30)
+                pool.submit(
+                    httpx.post,
+                    proc.url + "/v1/images/generations",
+                    json={"model": "gpt-image-1", "prompt": f"drain {i}", "response_format": "b64_json"},
+                    timeout=30,
+                )
                 for i in range(IN_FLIGHT)
             ]
             deadline = time.monotonic() + 20

@@ -69,7 +69,11 @@ async def _respond(request: Request, image_request: ImageRequest, stream: bool =
             headers={
                 "X-Imagegate-Request-Id": image_request.request_id,
                 "X-Imagegate-Provider": body["provider"],
-                **({} if body["total_cost_micros"] is None else {"X-Imagegate-Cost-Micros": str(body["total_cost_micros"])}),
+                **(
+                    {}
+                    if body["total_cost_micros"] is None
+                    else {"X-Imagegate-Cost-Micros": str(body["total_cost_micros"])}
+                ),
             },
         )
     async with services.tenancy.hold(principal, image_request, dry_run=True):  # allowed models, key routing

@@ -127,8 +127,15 @@ class Usage:
 
     def add(self, other: Usage) -> None:
         for name in (
-            "input_text_tokens", "input_image_tokens", "cached_input_tokens", "output_text_tokens",
-            "output_image_tokens", "thoughts_tokens", "input_images", "output_images", "output_megapixels",
+            "input_text_tokens",
+            "input_image_tokens",
+            "cached_input_tokens",
+            "output_text_tokens",
+            "output_image_tokens",
+            "thoughts_tokens",
+            "input_images",
+            "output_images",
+            "output_megapixels",
             "gpu_ms",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))

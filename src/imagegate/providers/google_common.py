@@ -43,13 +43,30 @@ MASK_INSTRUCTION = (
     "The next image is an edit mask for the first image: change only the regions where the mask is transparent "
     "and keep everything else unchanged."
 )
-BLOCK_REASONS = frozenset({
-    "IMAGE_SAFETY", "SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "NO_IMAGE", "IMAGE_OTHER",
-    "RECITATION", "IMAGE_RECITATION", "BLOCKLIST", "SPII",
-})
+BLOCK_REASONS = frozenset(
+    {
+        "IMAGE_SAFETY",
+        "SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "NO_IMAGE",
+        "IMAGE_OTHER",
+        "RECITATION",
+        "IMAGE_RECITATION",
+        "BLOCKLIST",
+        "SPII",
+    }
+)
 GENERATION_EXTRAS = (
-    "temperature", "top_p", "top_k", "max_output_tokens", "stop_sequences", "presence_penalty", "frequency_penalty",
-    "thinking_config", "media_resolution",
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_output_tokens",
+    "stop_sequences",
+    "presence_penalty",
+    "frequency_penalty",
+    "thinking_config",
+    "media_resolution",
 )
 TOP_LEVEL_EXTRAS = ("safety_settings", "system_instruction", "tools", "tool_config")
 VERTEX_TOP_LEVEL_EXTRAS = ("labels",)
@@ -157,8 +174,11 @@ def parse_response(
             if isinstance(inline, dict) and isinstance(b64, str | memoryview):
                 mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
                 size = png_size(b64) if mime == "image/png" else None
-                images.append(GeneratedImage(mime_type=mime, b64=b64, width=size[0] if size else None,
-                                             height=size[1] if size else None))
+                images.append(
+                    GeneratedImage(
+                        mime_type=mime, b64=b64, width=size[0] if size else None, height=size[1] if size else None
+                    )
+                )
             elif isinstance(part.get("text"), str):
                 texts.append(part["text"])
     usage = usage_from(data.get("usageMetadata"), input_images=input_images, output_images=len(images))
@@ -169,8 +189,11 @@ def parse_response(
             detail = finish_message or (data.get("promptFeedback") or {}).get("blockReasonMessage") or ""
             msg = f"{provider}: the request was refused ({reason})" + (f": {str(detail)[:300]}" if detail else "")
             raise ContentPolicy(msg, provider=provider, reason=str(reason))
-        raise BadResponse(f"{provider}: the answer holds no image (finishReason {finish})", provider=provider,
-                          reason=str(finish) if finish else None)
+        raise BadResponse(
+            f"{provider}: the answer holds no image (finishReason {finish})",
+            provider=provider,
+            reason=str(finish) if finish else None,
+        )
     text = "\n".join(t for t in texts if t.strip()) or None
     return ImageResult(images=images, usage=usage, text=text, provider_request_id=data.get("responseId"))
 
@@ -224,8 +247,11 @@ def error_of(resp: UpstreamResponse) -> tuple[str, str, list[Any]]:
         err = body.get("error") if isinstance(body, dict) else None
         if isinstance(err, dict):
             details = err.get("details")
-            return str(err.get("status") or ""), str(err.get("message") or ""), details if isinstance(
-                details, list) else []
+            return (
+                str(err.get("status") or ""),
+                str(err.get("message") or ""),
+                details if isinstance(details, list) else [],
+            )
     return "", "", []
 
 
@@ -272,7 +298,8 @@ def result_of(resp: UpstreamResponse, call: ProviderCall, provider: str) -> Imag
     except BadResponse as exc:
         raise BadResponse(f"{provider}: {exc.message}", provider=provider, status=resp.status) from exc
     request = call.request
-    result = parse_response(data, provider, input_images=len(request.images) + (request.mask is not None),
-                            lifted=lifted)
+    result = parse_response(
+        data, provider, input_images=len(request.images) + (request.mask is not None), lifted=lifted
+    )
     result.ttfb_ms = resp.ttfb_ms
     return result

@@ -87,11 +87,11 @@ class OpenAIProvider:
             form = self._form(call, params) if call.request.operation == "edit" else None
             return await stream_images(self, call, params, headers, form)
         if call.request.operation == "edit":
-            resp = await self._http.request("POST", f"{self.base_url}/images/edits", headers=headers,
-                                            data=self._form(call, params))
+            resp = await self._http.request(
+                "POST", f"{self.base_url}/images/edits", headers=headers, data=self._form(call, params)
+            )
         else:
-            resp = await self._http.request("POST", f"{self.base_url}/images/generations", headers=headers,
-                                            json=params)
+            resp = await self._http.request("POST", f"{self.base_url}/images/generations", headers=headers, json=params)
         if resp.status != 200:
             raise map_error(self.name, resp)
         return self._result(call, resp, params.get("output_format"))
@@ -218,4 +218,3 @@ def map_error(provider: str, resp: UpstreamResponse) -> ProviderError:
     if status >= 500 or status == 409:
         return Unavailable(text, **kw)
     return ProviderInvalidRequest(text, **kw)
-

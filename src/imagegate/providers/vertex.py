@@ -65,8 +65,9 @@ class UrllibRequest(auth_transport.Request):
     def __init__(self, timeout_s: float = TOKEN_TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
 
-    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
-                 timeout: Any = None, **kwargs: Any) -> _UrllibResponse:
+    def __call__(
+        self, url: str, method: str = "GET", body: Any = None, headers: Any = None, timeout: Any = None, **kwargs: Any
+    ) -> _UrllibResponse:
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
         try:
@@ -118,8 +119,9 @@ class ServiceAccountTokens:
         try:
             return service_account.Credentials.from_service_account_file(self._file, scopes=list(SCOPES))
         except (OSError, ValueError, KeyError) as exc:
-            raise AuthFailed(f"vertex: cannot read the service-account key file ({type(exc).__name__})",
-                             provider="vertex") from exc
+            raise AuthFailed(
+                f"vertex: cannot read the service-account key file ({type(exc).__name__})", provider="vertex"
+            ) from exc
 
     def _fresh(self) -> bool:
         return self._token is not None and self._clock() < self._expires_at - self._margin
@@ -140,8 +142,9 @@ class ServiceAccountTokens:
         try:
             await asyncio.to_thread(creds.refresh, self._transport)
         except auth_exceptions.RefreshError as exc:
-            raise AuthFailed(f"vertex: the token endpoint refused the service account: {exc}"[:500],
-                             provider="vertex") from exc
+            raise AuthFailed(
+                f"vertex: the token endpoint refused the service account: {exc}"[:500], provider="vertex"
+            ) from exc
         except auth_exceptions.TransportError as exc:
             raise Unavailable(f"vertex: token refresh failed: {exc}"[:300], provider="vertex") from exc
         if not creds.token:
@@ -173,8 +176,9 @@ class VertexProvider:
             await self.tokens.load()
             project = self.tokens.project_id
             if not project:
-                raise AuthFailed("vertex: no project (set VERTEX_PROJECT or use a key with project_id)",
-                                 provider=self.name)
+                raise AuthFailed(
+                    "vertex: no project (set VERTEX_PROJECT or use a key with project_id)", provider=self.name
+                )
         return (
             f"{self._base}/{API_VERSION}/projects/{quote(project, safe='')}/locations/{quote(self._location, safe='')}"
             f"/publishers/google/models/{quote(model, safe='-._~')}:{method}"

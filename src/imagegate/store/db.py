@@ -59,9 +59,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -160,8 +158,14 @@ class Database:
         """``(provider, outcome, latency_ms, ttfb_ms, cost_micros, possibly_billed)`` of every attempt at
         ``model_id`` since ``since``."""
         stmt = (
-            select(AttemptRow.provider, AttemptRow.outcome, AttemptRow.latency_ms, AttemptRow.ttfb_ms,
-                   AttemptRow.cost_micros, AttemptRow.possibly_billed)  # fmt: skip
+            select(
+                AttemptRow.provider,
+                AttemptRow.outcome,
+                AttemptRow.latency_ms,
+                AttemptRow.ttfb_ms,
+                AttemptRow.cost_micros,
+                AttemptRow.possibly_billed,
+            )  # fmt: skip
             .where(AttemptRow.model == model_id, AttemptRow.created_at >= since)
             .execution_options(yield_per=10_000)
         )
@@ -219,11 +223,15 @@ class Database:
 
     # -- blobs -------------------------------------------------------------------------------------------------
 
-    def add_blob(self, token: str, path: str, mime_type: str, size: int, created_at: datetime,
-                 expires_at: datetime) -> None:
+    def add_blob(
+        self, token: str, path: str, mime_type: str, size: int, created_at: datetime, expires_at: datetime
+    ) -> None:
         with self.session.begin() as s:
-            s.add(BlobRow(token=token, path=path, mime_type=mime_type, size=size, created_at=created_at,
-                          expires_at=expires_at))
+            s.add(
+                BlobRow(
+                    token=token, path=path, mime_type=mime_type, size=size, created_at=created_at, expires_at=expires_at
+                )
+            )
 
     def get_blob(self, token: str) -> BlobRow | None:
         with self.session() as s:

@@ -31,13 +31,44 @@ from sqlalchemy.exc import DBAPIError
 from imagegate.store.models import AttemptRow, RequestRow
 
 REQUEST_COLUMNS: tuple[str, ...] = (
-    "id", "created_at", "key_id", "model", "model_id", "operation", "provider", "provider_model_id", "status",
-    "error_class", "error_message", "latency_ms", "ttfb_ms", "cost_micros", "image_count", "image_bytes",
-    "attempts_count", "prompt", "dry_run", "user",
+    "id",
+    "created_at",
+    "key_id",
+    "model",
+    "model_id",
+    "operation",
+    "provider",
+    "provider_model_id",
+    "status",
+    "error_class",
+    "error_message",
+    "latency_ms",
+    "ttfb_ms",
+    "cost_micros",
+    "image_count",
+    "image_bytes",
+    "attempts_count",
+    "prompt",
+    "dry_run",
+    "user",
 )
 ATTEMPT_COLUMNS: tuple[str, ...] = (
-    "request_id", "created_at", "model", "provider", "provider_model_id", "outcome", "status", "error", "latency_ms",
-    "ttfb_ms", "cost_micros", "hedged", "image_count", "image_bytes", "possibly_billed", "limit_hit",
+    "request_id",
+    "created_at",
+    "model",
+    "provider",
+    "provider_model_id",
+    "outcome",
+    "status",
+    "error",
+    "latency_ms",
+    "ttfb_ms",
+    "cost_micros",
+    "hedged",
+    "image_count",
+    "image_bytes",
+    "possibly_billed",
+    "limit_hit",
 )
 _MAX_CHUNK_ROWS = 256  # rows per SQLite statement: bounds the GIL-holding bind phase (~0.3 ms) between releases
 
@@ -117,8 +148,13 @@ class LogWriter:
         except dbapi_error as exc:
             invalidated = self._recover(raw, exc)
             raise DBAPIError.instance(
-                f"INSERT INTO requests, attempts ({len(requests)} + {len(attempts)} rows)", None, exc, dbapi_error,
-                hide_parameters=True, connection_invalidated=invalidated, dialect=self.engine.dialect,
+                f"INSERT INTO requests, attempts ({len(requests)} + {len(attempts)} rows)",
+                None,
+                exc,
+                dbapi_error,
+                hide_parameters=True,
+                connection_invalidated=invalidated,
+                dialect=self.engine.dialect,
             ) from exc
         finally:
             raw.close()  # back to the pool (or discarded when invalidated)
@@ -143,8 +179,10 @@ class LogWriter:
         while done < total:
             size = min(chunk, total - done)
             size = 1 << (size.bit_length() - 1)
-            cursor.execute(self._sqlite_statement(table, columns, size),
-                           list(itertools.chain.from_iterable(rows[done:done + size])))
+            cursor.execute(
+                self._sqlite_statement(table, columns, size),
+                list(itertools.chain.from_iterable(rows[done : done + size])),
+            )
             done += size
 
     def _sqlite_statement(self, table: str, columns: tuple[str, ...], rows: int) -> str:
@@ -166,7 +204,9 @@ class LogWriter:
 
     def _write_core(self, requests: Sequence[Row], attempts: Sequence[Row]) -> None:
         with self.engine.begin() as conn:
-            for table, columns, rows in ((RequestRow.__table__, REQUEST_COLUMNS, requests),
-                                         (AttemptRow.__table__, ATTEMPT_COLUMNS, attempts)):
+            for table, columns, rows in (
+                (RequestRow.__table__, REQUEST_COLUMNS, requests),
+                (AttemptRow.__table__, ATTEMPT_COLUMNS, attempts),
+            ):
                 if rows:
                     conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])  # type: ignore[arg-type]

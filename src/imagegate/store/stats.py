@@ -57,20 +57,22 @@ def summarize(samples: Sequence[tuple[str, str, float, float | None, int, bool]]
         (total, ok, spend, maybe, maybe_micros), latencies, ttfbs = by_provider[provider]
         latencies.sort()
         ttfbs.sort()
-        out.append({
-            "provider": provider,
-            "requests": total,
-            "successes": ok,
-            "success_rate": ok / total if total else None,
-            "latency_p50_ms": percentile(latencies, 50),
-            "latency_p95_ms": percentile(latencies, 95),
-            "latency_avg_ms": sum(latencies) / len(latencies) if latencies else None,
-            "ttfb_p50_ms": percentile(ttfbs, 50),
-            "ttfb_p95_ms": percentile(ttfbs, 95),
-            "spend_micros": spend,
-            "possibly_billed": maybe,
-            "possibly_billed_micros": maybe_micros,
-        })
+        out.append(
+            {
+                "provider": provider,
+                "requests": total,
+                "successes": ok,
+                "success_rate": ok / total if total else None,
+                "latency_p50_ms": percentile(latencies, 50),
+                "latency_p95_ms": percentile(latencies, 95),
+                "latency_avg_ms": sum(latencies) / len(latencies) if latencies else None,
+                "ttfb_p50_ms": percentile(ttfbs, 50),
+                "ttfb_p95_ms": percentile(ttfbs, 95),
+                "spend_micros": spend,
+                "possibly_billed": maybe,
+                "possibly_billed_micros": maybe_micros,
+            }
+        )
     return out
 
 

@@ -80,20 +80,51 @@ def build_rows(batch: Iterable[RequestRecord], stamp: Callable[[float | datetime
         request_id = rec.id or f"req_{uuid.uuid4().hex}"  # never an empty primary key
         model_id, message, tried = rec.model_id, rec.error_message, rec.attempts
         prompt, user = rec.prompt, rec.user
-        add_request((
-            request_id, created, rec.key_id, storable(rec.model, 200), model_id, rec.operation, rec.provider,
-            rec.provider_model_id, rec.status, rec.error_class, storable(redact(message)) if message else None,
-            float(rec.latency_ms), rec.ttfb_ms, int(rec.cost_micros), rec.image_count, rec.image_bytes, len(tried),
-            storable(prompt) if prompt is not None else None, rec.dry_run,
-            storable(user, 256) if user is not None else None,
-        ))
+        add_request(
+            (
+                request_id,
+                created,
+                rec.key_id,
+                storable(rec.model, 200),
+                model_id,
+                rec.operation,
+                rec.provider,
+                rec.provider_model_id,
+                rec.status,
+                rec.error_class,
+                storable(redact(message)) if message else None,
+                float(rec.latency_ms),
+                rec.ttfb_ms,
+                int(rec.cost_micros),
+                rec.image_count,
+                rec.image_bytes,
+                len(tried),
+                storable(prompt) if prompt is not None else None,
+                rec.dry_run,
+                storable(user, 256) if user is not None else None,
+            )
+        )
         for a in tried:
-            add_attempt((
-                request_id, stamp(a.started_at) if a.started_at else created, model_id, a.provider,
-                a.provider_model_id, a.outcome, a.status, storable(redact(a.error)) if a.error else None,
-                float(a.latency_ms),
-                a.ttfb_ms, int(a.cost_micros), a.hedged, a.images, a.bytes, a.possibly_billed, a.limit_hit,
-            ))
+            add_attempt(
+                (
+                    request_id,
+                    stamp(a.started_at) if a.started_at else created,
+                    model_id,
+                    a.provider,
+                    a.provider_model_id,
+                    a.outcome,
+                    a.status,
+                    storable(redact(a.error)) if a.error else None,
+                    float(a.latency_ms),
+                    a.ttfb_ms,
+                    int(a.cost_micros),
+                    a.hedged,
+                    a.images,
+                    a.bytes,
+                    a.possibly_billed,
+                    a.limit_hit,
+                )
+            )
     return requests, attempts
 
 
@@ -110,8 +141,10 @@ def to_rows(rec: RequestRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``requests`` row and the ``attempts`` rows of one record as column -> value (timestamps as aware UTC
     datetimes): ``build_rows`` for reading."""
     [request], attempts = build_rows([rec], aware_utc)
-    return (dict(zip(REQUEST_COLUMNS, request, strict=True)),
-            [dict(zip(ATTEMPT_COLUMNS, a, strict=True)) for a in attempts])
+    return (
+        dict(zip(REQUEST_COLUMNS, request, strict=True)),
+        [dict(zip(ATTEMPT_COLUMNS, a, strict=True)) for a in attempts],
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -180,8 +213,9 @@ class RequestRecorder:
         for _ in range(over):
             self._queue.popleft()
         if self.dropped == 0 or (self.dropped + over) // 1000 > self.dropped // 1000:
-            log.error("request log queue over %d records: dropped %d oldest so far", self.max_queued,
-                      self.dropped + over)
+            log.error(
+                "request log queue over %d records: dropped %d oldest so far", self.max_queued, self.dropped + over
+            )
         self.dropped += over
 
     async def start(self) -> None:
@@ -215,7 +249,7 @@ class RequestRecorder:
                     written += await self._write_batch(batch)
                 except _PartialWrite as partial:
                     written += partial.written
-                    self._requeue(batch[partial.consumed:])
+                    self._requeue(batch[partial.consumed :])
                     raise partial.cause from None
                 except BaseException:
                     self._requeue(batch)

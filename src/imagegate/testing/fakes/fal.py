@@ -190,8 +190,9 @@ def validate(body: Any, edit: bool) -> tuple[list[dict[str, Any]], tuple[int, in
     if not isinstance(n, int) or isinstance(n, bool):
         errors.append(_detail(["body", "num_images"], "Input should be a valid integer", "int_type"))
     elif n < 1:
-        errors.append(_detail(["body", "num_images"], "Input should be greater than or equal to 1",
-                              "greater_than_equal"))
+        errors.append(
+            _detail(["body", "num_images"], "Input should be greater than or equal to 1", "greater_than_equal")
+        )
     elif n > 4:
         errors.append(_detail(["body", "num_images"], "Input should be less than or equal to 4", "less_than_equal"))
     seed = body.get("seed")
@@ -212,8 +213,13 @@ def validate(body: Any, edit: bool) -> tuple[list[dict[str, Any]], tuple[int, in
         elif not isinstance(urls, list) or not urls:
             errors.append(_detail(["body", "image_urls"], "List should have at least 1 item", "too_short"))
         elif len(urls) > MAX_IMAGE_URLS:
-            errors.append(_detail(["body", "image_urls"], f"List should have at most {MAX_IMAGE_URLS} items "
-                                  f"after validation, not {len(urls)}", "too_long"))
+            errors.append(
+                _detail(
+                    ["body", "image_urls"],
+                    f"List should have at most {MAX_IMAGE_URLS} items after validation, not {len(urls)}",
+                    "too_long",
+                )
+            )
         else:
             for i, url in enumerate(urls):
                 err, size = _check_image_url(i, url)
@@ -237,8 +243,14 @@ def _output_size(body: dict[str, Any], first_size: tuple[int, int] | None) -> tu
     return pixel_size(ratio, body.get("resolution", "1K"))
 
 
-ENUM_SIZES = {"square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
-              "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576)}
+ENUM_SIZES = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
 
 
 def _catalog_size(body: dict[str, Any], first_size: tuple[int, int] | None) -> tuple[int, int]:
@@ -267,25 +279,44 @@ def _render_result(state: FalFakeState, job: _Job, first_size: tuple[int, int] |
         else:
             state.files[name] = (data, mime_for(fmt))
             url = f"{job.base}/files/{name}"
-        images.append({"url": url, "content_type": mime_for(fmt), "file_name": name, "file_size": len(data),
-                       "width": width, "height": height})
+        images.append(
+            {
+                "url": url,
+                "content_type": mime_for(fmt),
+                "file_name": name,
+                "file_size": len(data),
+                "width": width,
+                "height": height,
+            }
+        )
     return {"images": images, "description": "Here is the image you asked for."}
 
 
 def _fail(job: _Job, error_type: str) -> None:
     if error_type == "content_policy":
-        detail = [_detail(["body", "prompt"], CONTENT_POLICY_MSG, "content_policy_violation",
-                          url="https://docs.fal.ai/errors#content_policy_violation", input=job.body.get("prompt"))]
+        detail = [
+            _detail(
+                ["body", "prompt"],
+                CONTENT_POLICY_MSG,
+                "content_policy_violation",
+                url="https://docs.fal.ai/errors#content_policy_violation",
+                input=job.body.get("prompt"),
+            )
+        ]
         job.error = (422, {"detail": detail}, {"X-Fal-Retryable": "false"})
         return
     status, message, retryable = JOB_ERRORS[error_type]
     job.error_type = error_type
-    job.error = (status, {"detail": message, "error_type": error_type},
-                 {"X-Fal-Error-Type": error_type, "X-Fal-Retryable": retryable})
+    job.error = (
+        status,
+        {"detail": message, "error_type": error_type},
+        {"X-Fal-Error-Type": error_type, "X-Fal-Retryable": retryable},
+    )
 
 
-async def _run(state: FalFakeState, job: _Job, latency: float, failure: str | None,
-               first_size: tuple[int, int] | None) -> None:
+async def _run(
+    state: FalFakeState, job: _Job, latency: float, failure: str | None, first_size: tuple[int, int] | None
+) -> None:
     try:
         await asyncio.sleep(latency / 4)
         job.phase = "IN_PROGRESS"
@@ -308,13 +339,19 @@ def _submit_fault(fault: str, state: FalFakeState) -> web.Response:
     rid = str(uuid.uuid4())
     if fault == "rate_limited":
         after = str(max(1, round(state.injector.profile.retry_after_s)))
-        return _json({"detail": "Too many concurrent requests. Please try again later."}, 429,
-                     {"Retry-After": after, "X-Fal-Retryable": "true", "x-fal-request-id": rid})
+        return _json(
+            {"detail": "Too many concurrent requests. Please try again later."},
+            429,
+            {"Retry-After": after, "X-Fal-Retryable": "true", "x-fal-request-id": rid},
+        )
     if fault == "server_error":
         return _json({"detail": "Internal Server Error"}, 500, {"x-fal-request-id": rid})
     if fault == "unavailable":
-        return _json({"detail": "No runner could be allocated", "error_type": "runner_scheduling_failure"}, 503,
-                     {"X-Fal-Retryable": "true", "X-Fal-Error-Type": "runner_scheduling_failure"})
+        return _json(
+            {"detail": "No runner could be allocated", "error_type": "runner_scheduling_failure"},
+            503,
+            {"X-Fal-Retryable": "true", "X-Fal-Error-Type": "runner_scheduling_failure"},
+        )
     if fault == "malformed":
         return web.Response(body=b'{"request_id": "x", "status_url": "ht', content_type="application/json")
     raise ValueError(fault)
@@ -357,8 +394,9 @@ def validate_catalog(endpoint: str, body: Any) -> tuple[list[dict[str, Any]], tu
     return errors, first
 
 
-async def _parse(request: web.Request, edit: bool, endpoint: str | None = None) -> tuple[
-        dict[str, Any] | None, web.Response | None, tuple[int, int] | None]:
+async def _parse(
+    request: web.Request, edit: bool, endpoint: str | None = None
+) -> tuple[dict[str, Any] | None, web.Response | None, tuple[int, int] | None]:
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
@@ -415,8 +453,18 @@ async def submit(request: web.Request) -> web.StreamResponse:
     state.jobs[rid] = job
     job.task = asyncio.get_running_loop().create_task(_run(state, job, decision.latency_s, failure, first))
     urls = _urls(job)
-    return _json({"status": "IN_QUEUE", "request_id": rid, **urls, "queue_position": state.queue_polls,
-                  "logs": None, "metrics": {}}, 200, {"x-fal-request-id": rid})
+    return _json(
+        {
+            "status": "IN_QUEUE",
+            "request_id": rid,
+            **urls,
+            "queue_position": state.queue_polls,
+            "logs": None,
+            "metrics": {},
+        },
+        200,
+        {"x-fal-request-id": rid},
+    )
 
 
 def _urls(job: _Job) -> dict[str, str]:
@@ -450,8 +498,9 @@ async def status(request: web.Request) -> web.Response:
         return _json({"status": "IN_QUEUE", "queue_position": position, **out}, 202)  # fal answers 202 until done
     if job.polls <= state.queue_polls + state.progress_polls or not job.done.is_set():
         if logs is not None:
-            logs.append({"message": "Generating", "level": "INFO", "source": "user",
-                         "timestamp": "2026-01-26T00:00:00Z"})
+            logs.append(
+                {"message": "Generating", "level": "INFO", "source": "user", "timestamp": "2026-01-26T00:00:00Z"}
+            )
         job.answers.append("IN_PROGRESS")
         return _json({"status": "IN_PROGRESS", **out}, 202)
     if job.error is not None:
@@ -515,8 +564,9 @@ async def output_file(request: web.Request) -> web.Response:
 @web.middleware
 async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResponse:
     state: FalFakeState = request.app[STATE]
-    state.seen.append({"method": request.method, "path": request.path, "query": dict(request.query),
-                       "headers": dict(request.headers)})
+    state.seen.append(
+        {"method": request.method, "path": request.path, "query": dict(request.query), "headers": dict(request.headers)}
+    )
     if request.path.startswith("/files/"):
         return await handler(request)
     auth = request.headers.get("Authorization", "")
@@ -564,8 +614,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     state = FalFakeState(injector=FaultInjector(profile_from_cli(args.faults)), key=args.key)
     url = f"http://{args.host}:{args.port}"
-    web.run_app(create_app(state), host=args.host, port=args.port, access_log=None,
-                print=lambda _msg: print(f"fake fal.ai queue API ready on {url}", flush=True))
+    web.run_app(
+        create_app(state),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=lambda _msg: print(f"fake fal.ai queue API ready on {url}", flush=True),
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,21 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "input_fidelity": ("high", "low"),
     "response_format": ("b64_json",),  # GPT image models always answer base64
 }
-COMMON = {"prompt", "model", "n", "size", "quality", "response_format", "output_format", "output_compression",
-          "background", "user", "stream", "partial_images", "safety_identifier"}
+COMMON = {
+    "prompt",
+    "model",
+    "n",
+    "size",
+    "quality",
+    "response_format",
+    "output_format",
+    "output_compression",
+    "background",
+    "user",
+    "stream",
+    "partial_images",
+    "safety_identifier",
+}
 GENERATE_PARAMS = COMMON | {"moderation"}
 EDIT_PARAMS = COMMON | {"image", "image[]", "mask", "input_fidelity"}
 # output image tokens by quality and size (OpenAI's published table)
@@ -73,8 +86,16 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 class FakeAPIError(Exception):
-    def __init__(self, status: int, message: str, *, type_: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type_, param, code
         self.headers = headers or {}
@@ -82,8 +103,9 @@ class FakeAPIError(Exception):
     def response(self) -> web.Response:
         body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
         headers = {"x-request-id": f"req_{uuid.uuid4().hex}", **self.headers}
-        return web.Response(body=orjson.dumps(body), status=self.status, content_type="application/json",
-                            headers=headers)
+        return web.Response(
+            body=orjson.dumps(body), status=self.status, content_type="application/json", headers=headers
+        )
 
 
 @dataclass
@@ -108,10 +130,12 @@ class OpenAIFakeState(FakeState):
 
 
 def _invalid_value(param: str, value: Any, allowed: tuple[str, ...]) -> FakeAPIError:
-    listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + (f", and '{allowed[-1]}'" if len(allowed) > 1 else
-                                                          f"'{allowed[0]}'")
-    return FakeAPIError(400, f"Invalid value: '{value}'. Supported values are: {listed}.", param=param,
-                        code="invalid_value")
+    listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + (
+        f", and '{allowed[-1]}'" if len(allowed) > 1 else f"'{allowed[0]}'"
+    )
+    return FakeAPIError(
+        400, f"Invalid value: '{value}'. Supported values are: {listed}.", param=param, code="invalid_value"
+    )
 
 
 def _int(params: dict[str, Any], name: str, low: int, high: int) -> int | None:
@@ -124,14 +148,26 @@ def _int(params: dict[str, Any], name: str, low: int, high: int) -> int | None:
         except ValueError:
             value = None
     if not isinstance(value, int) or isinstance(value, bool):
-        raise FakeAPIError(400, f"Invalid type for '{name}': expected an integer, but got a string instead.",
-                           param=name, code="invalid_type")
+        raise FakeAPIError(
+            400,
+            f"Invalid type for '{name}': expected an integer, but got a string instead.",
+            param=name,
+            code="invalid_type",
+        )
     if value < low:
-        raise FakeAPIError(400, f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, but got "
-                           f"{value} instead.", param=name, code="integer_below_min_value")
+        raise FakeAPIError(
+            400,
+            f"Invalid '{name}': integer below minimum value. Expected a value >= {low}, but got {value} instead.",
+            param=name,
+            code="integer_below_min_value",
+        )
     if value > high:
-        raise FakeAPIError(400, f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, but got "
-                           f"{value} instead.", param=name, code="integer_above_max_value")
+        raise FakeAPIError(
+            400,
+            f"Invalid '{name}': integer above maximum value. Expected a value <= {high}, but got {value} instead.",
+            param=name,
+            code="integer_above_max_value",
+        )
     return value
 
 
@@ -142,15 +178,24 @@ def validate(params: dict[str, Any], allowed_params: set[str]) -> dict[str, Any]
             raise FakeAPIError(400, f"Unknown parameter: '{key}'.", param=key, code="unknown_parameter")
     prompt = params.get("prompt")
     if prompt is None:
-        raise FakeAPIError(400, "Missing required parameter: 'prompt'.", param="prompt",
-                           code="missing_required_parameter")
+        raise FakeAPIError(
+            400, "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter"
+        )
     if not isinstance(prompt, str) or not prompt:
-        raise FakeAPIError(400, "Invalid 'prompt': empty string. Expected a string with minimum length 1.",
-                           param="prompt", code="empty_string")
+        raise FakeAPIError(
+            400,
+            "Invalid 'prompt': empty string. Expected a string with minimum length 1.",
+            param="prompt",
+            code="empty_string",
+        )
     model = params.get("model") or "gpt-image-1"
     if model not in MODELS:
-        raise FakeAPIError(400, f"Invalid value: '{model}'. Supported values are: "
-                           + ", ".join(f"'{m}'" for m in MODELS) + ".", param="model", code="invalid_value")
+        raise FakeAPIError(
+            400,
+            f"Invalid value: '{model}'. Supported values are: " + ", ".join(f"'{m}'" for m in MODELS) + ".",
+            param="model",
+            code="invalid_value",
+        )
     n = _int(params, "n", 1, 10) or 1
     _int(params, "output_compression", 0, 100)
     size = params.get("size") or "auto"
@@ -166,11 +211,24 @@ def validate(params: dict[str, Any], allowed_params: set[str]) -> dict[str, Any]
     fmt = params.get("output_format") or "png"
     background = params.get("background") or "auto"
     if background == "transparent" and fmt == "jpeg":
-        raise FakeAPIError(400, "Transparent background is not supported for output_format 'jpeg'.",
-                           param="background", code="invalid_value")
+        raise FakeAPIError(
+            400,
+            "Transparent background is not supported for output_format 'jpeg'.",
+            param="background",
+            code="invalid_value",
+        )
     quality = params.get("quality") or "auto"
-    return {"model": model, "prompt": prompt, "n": n, "size": size, "format": fmt, "background": background,
-            "quality": "medium" if quality == "auto" else quality, "stream": stream, "partial_images": partial_images}
+    return {
+        "model": model,
+        "prompt": prompt,
+        "n": n,
+        "size": size,
+        "format": fmt,
+        "background": background,
+        "quality": "medium" if quality == "auto" else quality,
+        "stream": stream,
+        "partial_images": partial_images,
+    }
 
 
 def _image_tokens(width: int, height: int) -> int:
@@ -190,8 +248,10 @@ def _answer(state: OpenAIFakeState, p: dict[str, Any], inputs: list[tuple[int, i
             w, h = inputs[0]
             size = "1536x1024" if w / h > 1.2 else "1024x1536" if h / w > 1.2 else "1024x1024"
     width, height = (int(x) for x in size.split("x"))
-    data = [{"b64_json": base64.b64encode(state.image(width, height, p["format"], f"{p['prompt']}#{i}")).decode()}
-            for i in range(p["n"])]
+    data = [
+        {"b64_json": base64.b64encode(state.image(width, height, p["format"], f"{p['prompt']}#{i}")).decode()}
+        for i in range(p["n"])
+    ]
     text_tokens = max(1, math.ceil(len(p["prompt"]) / 4))
     image_tokens = sum(_image_tokens(w, h) for w, h in inputs)
     output_tokens = OUTPUT_TOKENS[p["quality"]][size] * p["n"]
@@ -218,22 +278,30 @@ def _answer(state: OpenAIFakeState, p: dict[str, Any], inputs: list[tuple[int, i
 
 def _check_image(name: str, raw: bytes) -> tuple[int, int]:
     if len(raw) > MAX_IMAGE_BYTES:
-        raise FakeAPIError(400, f"Invalid '{name}': file too large, the maximum is 50MB.", param=name,
-                           code="invalid_image_file")
+        raise FakeAPIError(
+            400, f"Invalid '{name}': file too large, the maximum is 50MB.", param=name, code="invalid_image_file"
+        )
     try:
         with Image.open(io.BytesIO(raw)) as img:
             if img.format not in ("PNG", "JPEG", "WEBP"):
                 raise ValueError(img.format)
             return img.size
     except Exception as exc:  # noqa: BLE001 - anything unreadable is the client's bad file
-        raise FakeAPIError(400, f"Invalid image file or mode for image {name}, please check your image file.",
-                           param=name, code="invalid_image_file") from exc
+        raise FakeAPIError(
+            400,
+            f"Invalid image file or mode for image {name}, please check your image file.",
+            param=name,
+            code="invalid_image_file",
+        ) from exc
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, Any], list[bytes], bytes | None]:
     if not request.content_type.startswith("multipart/form-data"):
-        raise FakeAPIError(400, "Invalid Content-Type header (application/json), expected multipart/form-data.",
-                           code="invalid_content_type")
+        raise FakeAPIError(
+            400,
+            "Invalid Content-Type header (application/json), expected multipart/form-data.",
+            code="invalid_content_type",
+        )
     params: dict[str, Any] = {}
     images: list[bytes] = []
     mask = None
@@ -259,15 +327,24 @@ async def _edit_params(request: web.Request) -> tuple[dict[str, Any], list[tuple
     params, images, mask = await _read_multipart(request)
     p = validate(params, EDIT_PARAMS)
     if not images:
-        raise FakeAPIError(400, "Missing required parameter: 'image'.", param="image",
-                           code="missing_required_parameter")
+        raise FakeAPIError(
+            400, "Missing required parameter: 'image'.", param="image", code="missing_required_parameter"
+        )
     if len(images) > MAX_IMAGES:
-        raise FakeAPIError(400, f"Invalid 'image': too many images. Expected at most {MAX_IMAGES}.",
-                           param="image", code="invalid_value")
+        raise FakeAPIError(
+            400,
+            f"Invalid 'image': too many images. Expected at most {MAX_IMAGES}.",
+            param="image",
+            code="invalid_value",
+        )
     sizes = [_check_image("image", raw) for raw in images]
     if mask is not None and _check_image("mask", mask) != sizes[0]:
-        raise FakeAPIError(400, "Invalid mask image: the mask and the image must have the same dimensions.",
-                           param="mask", code="invalid_image_file")
+        raise FakeAPIError(
+            400,
+            "Invalid mask image: the mask and the image must have the same dimensions.",
+            param="mask",
+            code="invalid_image_file",
+        )
     return p, sizes
 
 
@@ -287,22 +364,34 @@ async def _json_params(request: web.Request) -> dict[str, Any]:
 def render_fault(fault: str, injector: FaultInjector) -> web.StreamResponse:
     retry_after = max(0.001, injector.profile.retry_after_s)
     if fault == "rate_limited":
-        headers = {"retry-after": str(max(1, math.ceil(retry_after))), "retry-after-ms": str(round(retry_after * 1000)),
-                   "x-ratelimit-limit-requests": "5", "x-ratelimit-remaining-requests": "0",
-                   "x-ratelimit-reset-requests": f"{retry_after:g}s"}
-        message = ("Rate limit reached for gpt-image-1 in organization org-fake on images per minute (IPM): Limit 5, "
-                   f"Used 5, Requested 1. Please try again in {retry_after:g}s.")
+        headers = {
+            "retry-after": str(max(1, math.ceil(retry_after))),
+            "retry-after-ms": str(round(retry_after * 1000)),
+            "x-ratelimit-limit-requests": "5",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": f"{retry_after:g}s",
+        }
+        message = (
+            "Rate limit reached for gpt-image-1 in organization org-fake on images per minute (IPM): Limit 5, "
+            f"Used 5, Requested 1. Please try again in {retry_after:g}s."
+        )
         return FakeAPIError(429, message, type_="requests", code="rate_limit_exceeded", headers=headers).response()
     if fault == "server_error":
-        return FakeAPIError(500, "The server had an error while processing your request. Sorry about that!",
-                            type_="server_error").response()
+        return FakeAPIError(
+            500, "The server had an error while processing your request. Sorry about that!", type_="server_error"
+        ).response()
     if fault == "unavailable":
-        return FakeAPIError(503, "The engine is currently overloaded, please try again later.",
-                            type_="server_error").response()
+        return FakeAPIError(
+            503, "The engine is currently overloaded, please try again later.", type_="server_error"
+        ).response()
     if fault == "content_policy":
-        return FakeAPIError(400, "Your request was rejected as a result of our safety system. Your request may contain "
-                            "content that is not allowed by our safety system.", type_="image_generation_user_error",
-                            code="moderation_blocked").response()
+        return FakeAPIError(
+            400,
+            "Your request was rejected as a result of our safety system. Your request may contain "
+            "content that is not allowed by our safety system.",
+            type_="image_generation_user_error",
+            code="moderation_blocked",
+        ).response()
     if fault == "malformed":
         return web.Response(body=b'{"created": 1, "data": [{"b64_json": "iVBO', content_type="application/json")
     raise ValueError(fault)
@@ -316,10 +405,20 @@ def _fixed_body(state: OpenAIFakeState, n: int) -> bytes:
         buf = io.BytesIO()
         Image.frombytes("RGB", (side, side), noise).save(buf, format="PNG", compress_level=0)
         b64 = base64.b64encode(buf.getvalue()).decode()
-        body = {"created": int(time.time()), "data": [{"b64_json": b64}] * n, "background": "opaque",
-                "output_format": "png", "quality": "medium", "size": "1024x1024",
-                "usage": {"input_tokens": 10, "input_tokens_details": {"image_tokens": 0, "text_tokens": 10},
-                          "output_tokens": 1056 * n, "total_tokens": 10 + 1056 * n}}
+        body = {
+            "created": int(time.time()),
+            "data": [{"b64_json": b64}] * n,
+            "background": "opaque",
+            "output_format": "png",
+            "quality": "medium",
+            "size": "1024x1024",
+            "usage": {
+                "input_tokens": 10,
+                "input_tokens_details": {"image_tokens": 0, "text_tokens": 10},
+                "output_tokens": 1056 * n,
+                "total_tokens": 10 + 1056 * n,
+            },
+        }
         state._fixed[n] = orjson.dumps(body)
     return state._fixed[n]
 
@@ -337,8 +436,12 @@ async def _images(request: web.Request, edit: bool) -> web.StreamResponse:
             p, inputs = validate(raw, GENERATE_PARAMS), []
         state.seen[-1]["params"] = p
         if state.quota_exhausted:
-            raise FakeAPIError(429, "You exceeded your current quota, please check your plan and billing details.",
-                               type_="insufficient_quota", code="insufficient_quota")
+            raise FakeAPIError(
+                429,
+                "You exceeded your current quota, please check your plan and billing details.",
+                type_="insufficient_quota",
+                code="insufficient_quota",
+            )
     except FakeAPIError as exc:
         return exc.response()
     decision = state.injector.decide()
@@ -347,8 +450,9 @@ async def _images(request: web.Request, edit: bool) -> web.StreamResponse:
     return await _answer_after(request, state, decision, p, inputs)
 
 
-async def _answer_after(request: web.Request, state: OpenAIFakeState, decision: Decision, p: dict[str, Any],
-                        inputs: list[tuple[int, int]]) -> web.StreamResponse:
+async def _answer_after(
+    request: web.Request, state: OpenAIFakeState, decision: Decision, p: dict[str, Any], inputs: list[tuple[int, int]]
+) -> web.StreamResponse:
     await state.injector.wait(decision)
     if decision.fault == "reset":
         return abort_connection(request)
@@ -412,17 +516,30 @@ async def get_model(request: web.Request) -> web.Response:
 async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResponse:
     state: OpenAIFakeState = request.app[STATE]
     if not state.fixed_payload_bytes:
-        state.seen.append({"method": request.method, "path": request.path, "headers": dict(request.headers),
-                           "content_type": request.content_type})
+        state.seen.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "headers": dict(request.headers),
+                "content_type": request.content_type,
+            }
+        )
     auth = request.headers.get("Authorization", "")
     if not auth.startswith("Bearer ") or not auth[7:].strip():
-        return FakeAPIError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
-                            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).").response()
+        return FakeAPIError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization "
+            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        ).response()
     key = auth[7:].strip()
     if key != state.api_key:
         shown = f"{key[:3]}{'*' * 10}{key[-4:]}" if len(key) > 8 else "*" * len(key)
-        return FakeAPIError(401, f"Incorrect API key provided: {shown}. You can find your API key at "
-                            "https://platform.openai.com/account/api-keys.", code="invalid_api_key").response()
+        return FakeAPIError(
+            401,
+            f"Incorrect API key provided: {shown}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        ).response()
     return await handler(request)
 
 
@@ -450,13 +567,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=9105)
     parser.add_argument("--faults", default="", help='e.g. "p50=20,p95=40,time_scale=0.05,rate_limited=0.05"')
     parser.add_argument("--api-key", default=OpenAIFakeState.api_key)
-    parser.add_argument("--fixed-image-bytes", type=int, default=None,
-                        help="answer every image request with one precomputed image of about this many bytes")
+    parser.add_argument(
+        "--fixed-image-bytes",
+        type=int,
+        default=None,
+        help="answer every image request with one precomputed image of about this many bytes",
+    )
     args = parser.parse_args(argv)
     state = OpenAIFakeState(injector=FaultInjector(profile_from_cli(args.faults)), api_key=args.api_key)
     url = f"http://{args.host}:{args.port}"
-    web.run_app(create_app(state, fixed_payload_bytes=args.fixed_image_bytes), host=args.host, port=args.port,
-                access_log=None, print=lambda _msg: print(f"fake OpenAI Images API ready on {url}/v1", flush=True))
+    web.run_app(
+        create_app(state, fixed_payload_bytes=args.fixed_image_bytes),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=lambda _msg: print(f"fake OpenAI Images API ready on {url}/v1", flush=True),
+    )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,9 @@ def _split_target(request: web.Request) -> tuple[str, str]:
 
 def _answer(request: web.Request, payload: bytes, *, stream: bool, decision: Decision | None = None) -> Any:
     sse = stream and request.query.get("alt") == "sse"
-    return send_body(request, payload, content_type="text/event-stream" if sse else "application/json",
-                     decision=decision)
+    return send_body(
+        request, payload, content_type="text/event-stream" if sse else "application/json", decision=decision
+    )
 
 
 async def gemini_generate(request: web.Request) -> web.StreamResponse:
@@ -85,9 +86,13 @@ async def gemini_generate(request: web.Request) -> web.StreamResponse:
         return await create_batch(request, model)
     if method not in METHODS or model not in MODELS:
         version = request.match_info["version"]
-        return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version {version}, or is not "
-                            "supported for generateContent. Call ListModels to see the list of available models and "
-                            "their supported methods.")
+        return google_error(
+            404,
+            "NOT_FOUND",
+            f"models/{model} is not found for API version {version}, or is not "
+            "supported for generateContent. Call ListModels to see the list of available models and "
+            "their supported methods.",
+        )
     return await _generate(request, state, model, method, vertex=False)
 
 
@@ -101,25 +106,41 @@ async def vertex_generate(request: web.Request) -> web.StreamResponse:
         return unauthenticated()
     project, location = request.match_info["project"], request.match_info["location"]
     if state.project is not None and project != state.project:
-        return google_error(403, "PERMISSION_DENIED", f"Permission 'aiplatform.endpoints.predict' denied on resource "
-                            f"'//aiplatform.googleapis.com/projects/{project}/locations/{location}/publishers/google/"
-                            f"models/{_split_target(request)[0]}' (or it may not exist).")
+        return google_error(
+            403,
+            "PERMISSION_DENIED",
+            f"Permission 'aiplatform.endpoints.predict' denied on resource "
+            f"'//aiplatform.googleapis.com/projects/{project}/locations/{location}/publishers/google/"
+            f"models/{_split_target(request)[0]}' (or it may not exist).",
+        )
     model, method = _split_target(request)
     if method == "predict" and model in imagen.IMAGEN and request.match_info["publisher"] == "google":
         return await imagen.predict(request, state, model, vertex=True)
     if method not in METHODS or model not in MODELS or request.match_info["publisher"] != "google":
-        return google_error(404, "NOT_FOUND", f"Publisher Model `projects/{project}/locations/{location}/publishers/"
-                            f"{request.match_info['publisher']}/models/{model}` was not found or your project does "
-                            "not have access to it. Please ensure you are using a valid model version. For more "
-                            "information, see: https://cloud.google.com/vertex-ai/generative-ai/docs/learn/"
-                            "model-versions")
+        return google_error(
+            404,
+            "NOT_FOUND",
+            f"Publisher Model `projects/{project}/locations/{location}/publishers/"
+            f"{request.match_info['publisher']}/models/{model}` was not found or your project does "
+            "not have access to it. Please ensure you are using a valid model version. For more "
+            "information, see: https://cloud.google.com/vertex-ai/generative-ai/docs/learn/"
+            "model-versions",
+        )
     return await _generate(request, state, model, method, vertex=True)
 
 
-async def _generate(request: web.Request, state: GoogleFakeState, model: str, method: str,
-                    *, vertex: bool) -> web.StreamResponse:
-    record: dict[str, Any] = {"api": "vertex" if vertex else "gemini", "model": model, "method": method,
-                              "path": request.path, "query": dict(request.query), "body": None, "request": None}
+async def _generate(
+    request: web.Request, state: GoogleFakeState, model: str, method: str, *, vertex: bool
+) -> web.StreamResponse:
+    record: dict[str, Any] = {
+        "api": "vertex" if vertex else "gemini",
+        "model": model,
+        "method": method,
+        "path": request.path,
+        "query": dict(request.query),
+        "body": None,
+        "request": None,
+    }
     state.seen.append(record)
     try:
         record["body"] = body = orjson.loads(await request.read())
@@ -152,8 +173,9 @@ async def _generate(request: web.Request, state: GoogleFakeState, model: str, me
         state.inflight.discard(task)
 
 
-def _fault(request: web.Request, state: GoogleFakeState, ask: Ask, kind: str, injector: FaultInjector,
-           *, stream: bool) -> web.StreamResponse:
+def _fault(
+    request: web.Request, state: GoogleFakeState, ask: Ask, kind: str, injector: FaultInjector, *, stream: bool
+) -> web.StreamResponse:
     if kind == "rate_limited":
         return rate_limited(injector.profile.retry_after_s, ask.vertex)
     if kind == "server_error":

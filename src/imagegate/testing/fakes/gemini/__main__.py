@@ -28,8 +28,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=9101)
     parser.add_argument("--faults", default="", help='e.g. "p50=19.6,p95=35.6,unavailable=0.07,time_scale=0.05"')
     parser.add_argument("--api-key", default=GoogleFakeState.api_key, help="the Gemini API key the fake accepts")
-    parser.add_argument("--service-account", action="append", default=[], metavar="KEY_JSON",
-                        help="a service-account key file whose tokens the fake grants (repeatable)")
+    parser.add_argument(
+        "--service-account",
+        action="append",
+        default=[],
+        metavar="KEY_JSON",
+        help="a service-account key file whose tokens the fake grants (repeatable)",
+    )
     parser.add_argument("--project", default=None, help="the only Vertex project allowed (default: any)")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="expires_in of issued tokens (seconds)")
     parser.add_argument("--block-reason", default="IMAGE_SAFETY")
@@ -41,8 +46,12 @@ def main(argv: list[str] | None = None) -> None:
             info = json.load(fh)
         accounts[info["client_email"]] = public_key_pem(info["private_key"])
     state = GoogleFakeState(
-        injector=FaultInjector(profile_from_cli(args.faults)), api_key=args.api_key, service_accounts=accounts,
-        project=args.project, token_lifetime_s=args.token_lifetime, block_reason=args.block_reason,
+        injector=FaultInjector(profile_from_cli(args.faults)),
+        api_key=args.api_key,
+        service_accounts=accounts,
+        project=args.project,
+        token_lifetime_s=args.token_lifetime,
+        block_reason=args.block_reason,
         block_via_prompt_feedback=args.block_via_prompt_feedback,
     )
     with contextlib.suppress(KeyboardInterrupt):

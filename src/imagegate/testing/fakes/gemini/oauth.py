@@ -39,15 +39,25 @@ def public_key_pem(private_key_pem: str | bytes) -> bytes:
     return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def new_service_account(token_uri: str, *, project_id: str = "fake-project",
-                        email: str = "imagegate-test@fake-project.iam.gserviceaccount.com") -> dict[str, str]:
+def new_service_account(
+    token_uri: str,
+    *,
+    project_id: str = "fake-project",
+    email: str = "imagegate-test@fake-project.iam.gserviceaccount.com",
+) -> dict[str, str]:
     """A fresh service-account key (RSA 2048) in Google's JSON key format, its ``token_uri`` pointed at a fake."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     return {
-        "type": "service_account", "project_id": project_id, "private_key_id": "fake-key-1", "private_key": pem,
-        "client_email": email, "client_id": "100000000000000000001", "token_uri": token_uri,
+        "type": "service_account",
+        "project_id": project_id,
+        "private_key_id": "fake-key-1",
+        "private_key": pem,
+        "client_email": email,
+        "client_id": "100000000000000000001",
+        "token_uri": token_uri,
         "auth_uri": "https://accounts.google.com/o/oauth2/auth",
     }
 
@@ -86,10 +96,18 @@ def verify_assertion(assertion: str, keys: dict[str, bytes], token_url: str, now
     if claims.get("aud") not in (GOOGLE_TOKEN_URI, token_url):
         raise GrantError("invalid_grant", "Invalid JWT: audience mismatch.")
     iat, exp = claims.get("iat"), claims.get("exp")
-    if (not isinstance(iat, int | float) or not isinstance(exp, int | float) or exp - iat > _MAX_LIFETIME_S
-            or iat > now + _SKEW_S or exp < now - _SKEW_S):
-        raise GrantError("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
-                                          "reasonable timeframe. Check your iat and exp values in the JWT claim.")
+    if (
+        not isinstance(iat, int | float)
+        or not isinstance(exp, int | float)
+        or exp - iat > _MAX_LIFETIME_S
+        or iat > now + _SKEW_S
+        or exp < now - _SKEW_S
+    ):
+        raise GrantError(
+            "invalid_grant",
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+            "reasonable timeframe. Check your iat and exp values in the JWT claim.",
+        )
     if CLOUD_PLATFORM not in str(claims.get("scope") or "").split():
         raise GrantError("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
     return claims
@@ -110,5 +128,6 @@ async def token_endpoint(request: web.Request) -> web.Response:
         verify_assertion(assertion, state.service_accounts, token_url, time.time())
     except GrantError as exc:
         return oauth_error(exc.error, exc.description)
-    return json_response({"access_token": state.issue_token(), "expires_in": state.token_lifetime_s,
-                          "token_type": "Bearer"})
+    return json_response(
+        {"access_token": state.issue_token(), "expires_in": state.token_lifetime_s, "token_type": "Bearer"}
+    )

@@ -19,11 +19,15 @@ from imagegate.testing.fakes.common import make_image
 from imagegate.testing.fakes.gemini.schema import ModelInfo
 from imagegate.testing.fakes.gemini.state import GoogleFakeState
 
-THOUGHT_TEXT = ("**Planning the composition**\n\nI'm working out the layout, the lighting and the details the "
-                "prompt asks for before rendering the final image.")
-BLOCK_MESSAGE = ("Unable to show the generated image. The image was filtered out because it violated Google's "
-                 "Generative AI Prohibited Use policy. You will not be charged for blocked images. Try rephrasing "
-                 "the prompt. If you think this was an error, send feedback.")
+THOUGHT_TEXT = (
+    "**Planning the composition**\n\nI'm working out the layout, the lighting and the details the "
+    "prompt asks for before rendering the final image."
+)
+BLOCK_MESSAGE = (
+    "Unable to show the generated image. The image was filtered out because it violated Google's "
+    "Generative AI Prohibited Use policy. You will not be charged for blocked images. Try rephrasing "
+    "the prompt. If you think this was an error, send feedback."
+)
 _IMAGE_CACHE_SIZE = 8
 
 
@@ -48,9 +52,17 @@ def ask_of(req: dict[str, Any], model: str, info: ModelInfo, images: list[bytes]
     texts = [p["text"] for c in req["contents"] for p in c["parts"] if isinstance(p.get("text"), str)]
     modalities = gen.get("responseModalities") or ["TEXT", "IMAGE"]
     mime = (image.get("imageOutputOptions") or {}).get("mimeType") or "image/png"
-    return Ask(model=model, info=info, prompt="\n".join(texts), input_images=len(images),
-               aspect_ratio=image.get("aspectRatio") or "1:1", image_size=image.get("imageSize") or "1K",
-               mime_type=mime, want_image="IMAGE" in modalities, vertex=vertex)
+    return Ask(
+        model=model,
+        info=info,
+        prompt="\n".join(texts),
+        input_images=len(images),
+        aspect_ratio=image.get("aspectRatio") or "1:1",
+        image_size=image.get("imageSize") or "1K",
+        mime_type=mime,
+        want_image="IMAGE" in modalities,
+        vertex=vertex,
+    )
 
 
 async def render_png(state: GoogleFakeState, width: int, height: int, fmt: str, seed_text: str) -> bytes:
@@ -120,8 +132,9 @@ async def success_chunks(state: GoogleFakeState, ask: Ask) -> list[dict[str, Any
         tw, th = pixel_size(ask.aspect_ratio, "1K")
         interim = await render_png(state, max(16, tw // 4), max(16, th // 4), "png", "thought:" + ask.prompt)
         groups.append([{"text": THOUGHT_TEXT, "thought": True}])
-        groups.append([{"inlineData": {"mimeType": "image/png", "data": base64.b64encode(interim).decode()},
-                        "thought": True}])
+        groups.append(
+            [{"inlineData": {"mimeType": "image/png", "data": base64.b64encode(interim).decode()}, "thought": True}]
+        )
     text_out = f"Here is the image you asked for: {ask.prompt[:80]}" if state.text_part or not ask.want_image else None
     if text_out:
         groups.append([{"text": text_out}])
@@ -140,8 +153,16 @@ async def success_chunks(state: GoogleFakeState, ask: Ask) -> list[dict[str, Any
         if last:
             cand["finishReason"] = "STOP"
         partial = {k: meta[k] for k in ("promptTokenCount", "promptTokensDetails")}
-        chunks.append(envelope(ask, {"candidates": [cand], "usageMetadata": meta if last else
-                                     {**partial, "totalTokenCount": partial["promptTokenCount"]}}, response_id))
+        chunks.append(
+            envelope(
+                ask,
+                {
+                    "candidates": [cand],
+                    "usageMetadata": meta if last else {**partial, "totalTokenCount": partial["promptTokenCount"]},
+                },
+                response_id,
+            )
+        )
     return chunks
 
 
@@ -158,16 +179,40 @@ def refusal(state: GoogleFakeState, ask: Ask) -> dict[str, Any]:
     if state.block_via_prompt_feedback:
         body: dict[str, Any] = {"promptFeedback": {"blockReason": state.block_reason}, "usageMetadata": meta}
     else:
-        body = {"candidates": [{"finishReason": state.block_reason, "index": 0, "finishMessage": BLOCK_MESSAGE}],
-                "usageMetadata": meta}
+        body = {
+            "candidates": [{"finishReason": state.block_reason, "index": 0, "finishMessage": BLOCK_MESSAGE}],
+            "usageMetadata": meta,
+        }
     return envelope(ask, body, new_response_id())
 
 
 def truncated_body(ask: Ask) -> bytes:
     """A 200 answer cut short: the start of a real response, not valid JSON."""
-    whole = orjson.dumps(envelope(ask, {"candidates": [{"content": {"role": "model", "parts": [
-        {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4"}}
-    ]}, "finishReason": "STOP", "index": 0}]}, new_response_id()))
+    whole = orjson.dumps(
+        envelope(
+            ask,
+            {
+                "candidates": [
+                    {
+                        "content": {
+                            "role": "model",
+                            "parts": [
+                                {
+                                    "inlineData": {
+                                        "mimeType": "image/png",
+                                        "data": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4",
+                                    }
+                                }
+                            ],
+                        },
+                        "finishReason": "STOP",
+                        "index": 0,
+                    }
+                ]
+            },
+            new_response_id(),
+        )
+    )
     return whole[: len(whole) // 2]
 
 

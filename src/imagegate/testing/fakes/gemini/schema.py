@@ -35,30 +35,74 @@ MODELS = {
 ANY = None  # any JSON value is accepted under this key
 _BLOB = {"mimeType": ANY, "data": ANY, "displayName": ANY}
 _PART = {
-    "text": ANY, "inlineData": _BLOB, "fileData": ANY, "thought": ANY, "thoughtSignature": ANY, "functionCall": ANY,
-    "functionResponse": ANY, "executableCode": ANY, "codeExecutionResult": ANY, "videoMetadata": ANY,
-    "mediaResolution": ANY, "partMetadata": ANY,
+    "text": ANY,
+    "inlineData": _BLOB,
+    "fileData": ANY,
+    "thought": ANY,
+    "thoughtSignature": ANY,
+    "functionCall": ANY,
+    "functionResponse": ANY,
+    "executableCode": ANY,
+    "codeExecutionResult": ANY,
+    "videoMetadata": ANY,
+    "mediaResolution": ANY,
+    "partMetadata": ANY,
 }
 _CONTENT = {"role": ANY, "parts": [_PART]}
 _THINKING = {"includeThoughts": ANY, "thinkingBudget": ANY, "thinkingLevel": ANY}
 _IMAGE_GEMINI = {"aspectRatio": ANY, "imageSize": ANY}
-_IMAGE_VERTEX = {**_IMAGE_GEMINI, "personGeneration": ANY, "prominentPeople": ANY,
-                 "imageOutputOptions": {"mimeType": ANY, "compressionQuality": ANY}}
+_IMAGE_VERTEX = {
+    **_IMAGE_GEMINI,
+    "personGeneration": ANY,
+    "prominentPeople": ANY,
+    "imageOutputOptions": {"mimeType": ANY, "compressionQuality": ANY},
+}
 _GENERATION = {
-    "stopSequences": ANY, "responseMimeType": ANY, "responseSchema": ANY, "responseJsonSchema": ANY,
-    "responseModalities": ANY, "candidateCount": ANY, "maxOutputTokens": ANY, "temperature": ANY, "topP": ANY,
-    "topK": ANY, "seed": ANY, "presencePenalty": ANY, "frequencyPenalty": ANY, "responseLogprobs": ANY,
-    "logprobs": ANY, "speechConfig": ANY, "thinkingConfig": _THINKING, "mediaResolution": ANY,
+    "stopSequences": ANY,
+    "responseMimeType": ANY,
+    "responseSchema": ANY,
+    "responseJsonSchema": ANY,
+    "responseModalities": ANY,
+    "candidateCount": ANY,
+    "maxOutputTokens": ANY,
+    "temperature": ANY,
+    "topP": ANY,
+    "topK": ANY,
+    "seed": ANY,
+    "presencePenalty": ANY,
+    "frequencyPenalty": ANY,
+    "responseLogprobs": ANY,
+    "logprobs": ANY,
+    "speechConfig": ANY,
+    "thinkingConfig": _THINKING,
+    "mediaResolution": ANY,
 }
 _REQUEST = {
-    "model": ANY, "contents": [_CONTENT], "systemInstruction": _CONTENT, "tools": ANY, "toolConfig": ANY,
-    "safetySettings": ANY, "cachedContent": ANY, "serviceTier": ANY,
+    "model": ANY,
+    "contents": [_CONTENT],
+    "systemInstruction": _CONTENT,
+    "tools": ANY,
+    "toolConfig": ANY,
+    "safetySettings": ANY,
+    "cachedContent": ANY,
+    "serviceTier": ANY,
 }
-GEMINI_REQUEST = {**_REQUEST, "store": ANY,
-                  "generationConfig": {**_GENERATION, "imageConfig": _IMAGE_GEMINI, "enableEnhancedCivicAnswers": ANY}}
-VERTEX_REQUEST = {**_REQUEST, "labels": ANY, "generationConfig": {
-    **_GENERATION, "imageConfig": _IMAGE_VERTEX, "routingConfig": ANY, "modelSelectionConfig": ANY,
-    "audioTimestamp": ANY}}
+GEMINI_REQUEST = {
+    **_REQUEST,
+    "store": ANY,
+    "generationConfig": {**_GENERATION, "imageConfig": _IMAGE_GEMINI, "enableEnhancedCivicAnswers": ANY},
+}
+VERTEX_REQUEST = {
+    **_REQUEST,
+    "labels": ANY,
+    "generationConfig": {
+        **_GENERATION,
+        "imageConfig": _IMAGE_VERTEX,
+        "routingConfig": ANY,
+        "modelSelectionConfig": ANY,
+        "audioTimestamp": ANY,
+    },
+}
 
 _CAMEL = re.compile(r"_([a-z0-9])")
 _SNAKE = re.compile(r"([A-Z])")
@@ -116,36 +160,50 @@ def check_semantics(req: dict[str, Any], model: ModelInfo, *, vertex: bool) -> l
             raise RequestInvalid("Please use a valid role: user, model.", f"contents[{i}].role")
         parts = content.get("parts")
         if not parts:
-            raise RequestInvalid(f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n",
-                                 f"contents[{i}].parts")
+            raise RequestInvalid(
+                f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n",
+                f"contents[{i}].parts",
+            )
         for j, part in enumerate(parts):
             if not part:
-                raise RequestInvalid(f"* GenerateContentRequest.contents[{i}].parts[{j}].data: required oneof field "
-                                     "'data' must have one initialized field\n", f"contents[{i}].parts[{j}]")
+                raise RequestInvalid(
+                    f"* GenerateContentRequest.contents[{i}].parts[{j}].data: required oneof field "
+                    "'data' must have one initialized field\n",
+                    f"contents[{i}].parts[{j}]",
+                )
             blob = part.get("inlineData")
             if blob is not None:
                 images.append(_decode_blob(blob, f"contents[{i}].parts[{j}].inline_data"))
     if len(images) > model.max_input_images:
-        raise RequestInvalid(f"The number of images ({len(images)}) exceeds the maximum of "
-                             f"{model.max_input_images} for this model.", "contents")
+        raise RequestInvalid(
+            f"The number of images ({len(images)}) exceeds the maximum of {model.max_input_images} for this model.",
+            "contents",
+        )
     gen = req.get("generationConfig") or {}
     for mod in gen.get("responseModalities") or ():
         if mod not in MODALITIES:
-            raise RequestInvalid("Invalid value at 'generation_config.response_modalities' (type.googleapis.com/"
-                                 f'google.ai.generativelanguage.v1beta.GenerationConfig.Modality), "{mod}"',
-                                 "generation_config.response_modalities")
+            raise RequestInvalid(
+                "Invalid value at 'generation_config.response_modalities' (type.googleapis.com/"
+                f'google.ai.generativelanguage.v1beta.GenerationConfig.Modality), "{mod}"',
+                "generation_config.response_modalities",
+            )
     image = gen.get("imageConfig") or {}
     ratio, size = image.get("aspectRatio"), image.get("imageSize")
     if ratio is not None and ratio not in ASPECT_RATIOS:
-        raise RequestInvalid(f"Unsupported aspect ratio: {ratio}. Supported values are {', '.join(ASPECT_RATIOS)}.",
-                             "generation_config.image_config.aspect_ratio")
+        raise RequestInvalid(
+            f"Unsupported aspect ratio: {ratio}. Supported values are {', '.join(ASPECT_RATIOS)}.",
+            "generation_config.image_config.aspect_ratio",
+        )
     if size is not None and size not in model.image_sizes:
-        raise RequestInvalid(f"Unsupported image size: {size}. Supported values are {', '.join(model.image_sizes)}.",
-                             "generation_config.image_config.image_size")
+        raise RequestInvalid(
+            f"Unsupported image size: {size}. Supported values are {', '.join(model.image_sizes)}.",
+            "generation_config.image_config.image_size",
+        )
     mime = (image.get("imageOutputOptions") or {}).get("mimeType")
     if mime is not None and mime not in OUTPUT_MIME:
-        raise RequestInvalid(f"Unsupported output mime type: {mime}.",
-                             "generation_config.image_config.image_output_options.mime_type")
+        raise RequestInvalid(
+            f"Unsupported output mime type: {mime}.", "generation_config.image_config.image_output_options.mime_type"
+        )
     return images
 
 
@@ -154,13 +212,16 @@ def _decode_blob(blob: dict[str, Any], path: str) -> bytes:
     if not isinstance(data, str) or not data:
         raise RequestInvalid(f"* GenerateContentRequest.{path}.data: inline data is empty\n", f"{path}.data")
     if not isinstance(mime, str) or not mime:
-        raise RequestInvalid(f"* GenerateContentRequest.{path}.mime_type: mime_type is not specified\n",
-                             f"{path}.mime_type")
+        raise RequestInvalid(
+            f"* GenerateContentRequest.{path}.mime_type: mime_type is not specified\n", f"{path}.mime_type"
+        )
     try:
         raw = base64.b64decode(data, altchars=b"-_" if ("-" in data or "_" in data) else None, validate=True)
     except (binascii.Error, ValueError):
-        raise RequestInvalid(f"Invalid value at '{path}.data' (TYPE_BYTES), Base64 decoding failed for "
-                             f'"{data[:20]}..."', f"{path}.data") from None
+        raise RequestInvalid(
+            f"Invalid value at '{path}.data' (TYPE_BYTES), Base64 decoding failed for \"{data[:20]}...\"",
+            f"{path}.data",
+        ) from None
     if not mime.startswith("image/"):
         raise RequestInvalid(f"Unsupported MIME type: {mime}", f"{path}.mime_type")
     return raw

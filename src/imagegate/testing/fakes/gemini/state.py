@@ -71,8 +71,13 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
 
 
-def google_error(code: int, status: str, message: str, details: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> web.Response:
+def google_error(
+    code: int,
+    status: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     err: dict[str, Any] = {"code": code, "message": message, "status": status}
     if details:
         err["details"] = details
@@ -88,7 +93,8 @@ def invalid_argument(message: str, field_path: str | None = None) -> web.Respons
 
 def unregistered_caller() -> web.Response:
     return google_error(
-        403, "PERMISSION_DENIED",
+        403,
+        "PERMISSION_DENIED",
         "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or "
         "other form of API consumer identity to call this API.",
     )
@@ -96,48 +102,86 @@ def unregistered_caller() -> web.Response:
 
 def api_key_invalid() -> web.Response:
     msg = "API key not valid. Please pass a valid API key."
-    return google_error(400, "INVALID_ARGUMENT", msg, [
-        {"@type": ERROR_INFO, "reason": "API_KEY_INVALID", "domain": "googleapis.com",
-         "metadata": {"service": "generativelanguage.googleapis.com"}},
-        {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": msg},
-    ])
+    return google_error(
+        400,
+        "INVALID_ARGUMENT",
+        msg,
+        [
+            {
+                "@type": ERROR_INFO,
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            },
+            {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": msg},
+        ],
+    )
 
 
 def unauthenticated(reason: str = "ACCESS_TOKEN_TYPE_UNSUPPORTED") -> web.Response:
     return google_error(
-        401, "UNAUTHENTICATED",
+        401,
+        "UNAUTHENTICATED",
         "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid "
         "authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
-        [{"@type": ERROR_INFO, "reason": reason, "domain": "googleapis.com",
-          "metadata": {"service": "aiplatform.googleapis.com", "method": "google.cloud.aiplatform.v1.PredictionService"
-                       ".GenerateContent"}}],
+        [
+            {
+                "@type": ERROR_INFO,
+                "reason": reason,
+                "domain": "googleapis.com",
+                "metadata": {
+                    "service": "aiplatform.googleapis.com",
+                    "method": "google.cloud.aiplatform.v1.PredictionService.GenerateContent",
+                },
+            }
+        ],
     )
 
 
 def rate_limited(retry_after_s: float, vertex: bool) -> web.Response:
     delay = f"{retry_after_s:g}s"
     if vertex:
-        msg = ("Resource exhausted. Please try again later. Please refer to "
-               "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details.")
+        msg = (
+            "Resource exhausted. Please try again later. Please refer to "
+            "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details."
+        )
         details: list[dict[str, Any]] = [{"@type": RETRY_INFO, "retryDelay": delay}]
     else:
-        msg = ("You exceeded your current quota, please check your plan and billing details. For more information on "
-               f"this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. Please retry in {delay}.")
+        msg = (
+            "You exceeded your current quota, please check your plan and billing details. For more information on "
+            f"this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. Please retry in {delay}."
+        )
         details = [
-            {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
-                "quotaMetric": "generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count",
-                "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute"}]},
-            {"@type": "type.googleapis.com/google.rpc.Help", "links": [{
-                "description": "Learn more about Gemini API quotas",
-                "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+            {
+                "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [
+                    {
+                        "quotaMetric": "generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count",
+                        "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute",
+                    }
+                ],
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [
+                    {
+                        "description": "Learn more about Gemini API quotas",
+                        "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                    }
+                ],
+            },
             {"@type": RETRY_INFO, "retryDelay": delay},
         ]
     return google_error(429, "RESOURCE_EXHAUSTED", msg, details)
 
 
 def server_error() -> web.Response:
-    return google_error(500, "INTERNAL", "An internal error has occurred. Please retry or report in "
-                                         "https://developers.generativeai.google/guide/troubleshooting")
+    return google_error(
+        500,
+        "INTERNAL",
+        "An internal error has occurred. Please retry or report in "
+        "https://developers.generativeai.google/guide/troubleshooting",
+    )
 
 
 def overloaded() -> web.Response:

@@ -37,8 +37,7 @@ from imagegate.testing.fakes.replicate.schema import (
 )
 from imagegate.testing.fakes.replicate.state import STATE, ReplicateFakeState, Run, not_found, problem
 
-__all__ = ["E005", "MODEL", "VERSION_ID", "ReplicateFakeState", "Run", "create_app", "pixel_size",
-           "validate_input"]
+__all__ = ["E005", "MODEL", "VERSION_ID", "ReplicateFakeState", "Run", "create_app", "pixel_size", "validate_input"]
 
 
 async def get_model(request: web.Request) -> web.Response:
@@ -61,8 +60,15 @@ async def _record_and_auth(request: web.Request, handler: Any) -> web.StreamResp
     parsed = None
     with contextlib.suppress(orjson.JSONDecodeError):
         parsed = orjson.loads(body) if body else None
-    state.seen.append({"method": request.method, "path": request.path, "prefer": request.headers.get("Prefer"),
-                       "cancel_after": request.headers.get("Cancel-After"), "json": parsed})
+    state.seen.append(
+        {
+            "method": request.method,
+            "path": request.path,
+            "prefer": request.headers.get("Prefer"),
+            "cancel_after": request.headers.get("Cancel-After"),
+            "json": parsed,
+        }
+    )
     if request.path.startswith("/v1/") and request.headers.get("Authorization") != f"Bearer {state.api_token}":
         return problem(401, "Unauthenticated", "You did not pass a valid authentication token")
     return await handler(request)

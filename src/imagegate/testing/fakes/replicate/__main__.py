@@ -17,11 +17,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=9103)
     parser.add_argument("--faults", default="", help='e.g. "p50=30,p95=60,time_scale=0.05,rate_limited=0.05"')
     parser.add_argument("--api-token", default="r8_fake_token_for_tests")
-    parser.add_argument("--processing-with-output", type=float, default=0.2,
-                        help="probability that a finished blocking answer still says 'processing'")
+    parser.add_argument(
+        "--processing-with-output",
+        type=float,
+        default=0.2,
+        help="probability that a finished blocking answer still says 'processing'",
+    )
     args = parser.parse_args(argv)
-    state = ReplicateFakeState(injector=FaultInjector(profile_from_cli(args.faults)), api_token=args.api_token,
-                               processing_with_output_rate=args.processing_with_output)
+    state = ReplicateFakeState(
+        injector=FaultInjector(profile_from_cli(args.faults)),
+        api_token=args.api_token,
+        processing_with_output_rate=args.processing_with_output,
+    )
     web.run_app(create_app(state), host=args.host, port=args.port, access_log=None)
 
 

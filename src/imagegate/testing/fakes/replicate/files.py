@@ -34,7 +34,7 @@ def resolve_image(url: str, state: ReplicateFakeState, base: str) -> tuple[str, 
             return "data", None
     prefix = f"{base}/v1/files/"
     if url.startswith(prefix):
-        entry = state.files.get(url[len(prefix):].split("/")[0])
+        entry = state.files.get(url[len(prefix) :].split("/")[0])
         return "file", entry[0] if entry else None
     return "url", b""  # a foreign URL: accepted, not fetched (no network here)
 
@@ -68,10 +68,18 @@ async def upload_file(request: web.Request) -> web.Response:
         return problem(422, "Missing content", "The 'content' part is required")
     fid, created = new_id(), dt.datetime.now(dt.UTC)
     md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - a checksum, not security
-    obj = {"id": fid, "name": name, "content_type": ctype, "size": len(data), "etag": md5,
-           "checksums": {"sha256": hashlib.sha256(data).hexdigest(), "md5": md5}, "metadata": metadata,
-           "created_at": _iso(created), "expires_at": _iso(created + dt.timedelta(days=1)),
-           "urls": {"get": f"{base_url(request)}/v1/files/{fid}"}}
+    obj = {
+        "id": fid,
+        "name": name,
+        "content_type": ctype,
+        "size": len(data),
+        "etag": md5,
+        "checksums": {"sha256": hashlib.sha256(data).hexdigest(), "md5": md5},
+        "metadata": metadata,
+        "created_at": _iso(created),
+        "expires_at": _iso(created + dt.timedelta(days=1)),
+        "urls": {"get": f"{base_url(request)}/v1/files/{fid}"},
+    }
     state.files[fid] = (data, obj)
     return json_response(obj, status=201)
 

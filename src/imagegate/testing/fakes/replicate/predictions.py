@@ -65,11 +65,28 @@ def prefer_wait(header: str) -> float | None:
 
 
 def _new_prediction(pid: str, base: str, inp: dict[str, Any]) -> dict[str, Any]:
-    urls = {"get": f"{base}/v1/predictions/{pid}", "cancel": f"{base}/v1/predictions/{pid}/cancel",
-            "stream": f"{base}/v1/predictions/{pid}/stream", "web": f"https://replicate.com/p/{pid}"}
-    return {"id": pid, "model": MODEL, "version": VERSION_ID, "input": inp, "logs": "", "output": None,
-            "data_removed": False, "error": None, "status": "starting", "created_at": now_iso(),
-            "started_at": None, "completed_at": None, "metrics": {}, "urls": urls}
+    urls = {
+        "get": f"{base}/v1/predictions/{pid}",
+        "cancel": f"{base}/v1/predictions/{pid}/cancel",
+        "stream": f"{base}/v1/predictions/{pid}/stream",
+        "web": f"https://replicate.com/p/{pid}",
+    }
+    return {
+        "id": pid,
+        "model": MODEL,
+        "version": VERSION_ID,
+        "input": inp,
+        "logs": "",
+        "output": None,
+        "data_removed": False,
+        "error": None,
+        "status": "starting",
+        "created_at": now_iso(),
+        "started_at": None,
+        "completed_at": None,
+        "metrics": {},
+        "urls": urls,
+    }
 
 
 def _finish(run: Run, status: str, error: str | None = None) -> None:
@@ -115,8 +132,9 @@ def _deadline(run: Run) -> None:
 def _fault_response(fault: str, injector: FaultInjector) -> web.Response:
     if fault == "rate_limited":
         secs = max(1, round(injector.profile.retry_after_s))
-        return problem(429, "Too Many Requests", f"Request was throttled. Expected available in {secs} seconds.",
-                       retry_after=secs)
+        return problem(
+            429, "Too Many Requests", f"Request was throttled. Expected available in {secs} seconds.", retry_after=secs
+        )
     if fault == "server_error":
         return problem(500, "Internal Server Error", "An unexpected error occurred")
     if fault == "unavailable":

@@ -72,8 +72,9 @@ def base_url(request: web.Request) -> str:
 def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
     body = {"title": title, "detail": detail, "status": status, **extra}
     headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/problem+json",
-                        headers=headers)
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/problem+json", headers=headers
+    )
 
 
 def not_found() -> web.Response:
