@@ -201,6 +201,7 @@ async def build_services(settings: Settings) -> Services:
                 Limits(settings.max_prompt_chars, settings.max_n),
                 BatchConfig.from_settings(settings),
             ),
+            tenancy=tenancy,  # jobs, record mode and batch lines run under the key's policy
         ),
         decoder=ImageDecoder(
             max_image_pixels=settings.max_image_pixels,

@@ -1,7 +1,8 @@
 """Answer one image request under a replay mode: live, recorded, replayed or mocked.
 
 Used by the API (synchronous requests) and by the job runner alike, so a job honours the same headers.
-Live answers come from ``Gateway.run``, the same call the API makes.
+Live answers come from ``Tenancy.run`` (``Gateway.run`` under the key's policy: allowed models, images per minute,
+budget reserved and settled), the same call the API makes; the key's policy is read again from its id.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import base64
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagegate.core.errors import GatewayError, InvalidRequest
 from imagegate.core.types import ImageRequest
@@ -20,7 +21,10 @@ from imagegate.jobs.mock import mock_body
 from imagegate.jobs.recordings import RECORDING_BLOB_TTL_S, Recording, RecordingStore
 from imagegate.jobs.replay import RecordingNotFound, ReplayOptions
 from imagegate.media.formats import MIME_TYPES, sniff_format
-from imagegate.pipeline import Gateway
+from imagegate.pipeline import Gateway, GatewayAnswer
+
+if TYPE_CHECKING:
+    from imagegate.tenancy.guard import Tenancy
 
 RECORDING_HEADER = "X-Imagegate-Recording-Id"
 _IMAGE_KEYS = ("b64_json", "url")
@@ -44,9 +48,16 @@ def _headers(provider: str, request_id: str, cost_micros: int) -> dict[str, str]
 
 
 class Executor:
-    def __init__(self, gateway: Gateway, recordings: RecordingStore) -> None:
+    def __init__(self, gateway: Gateway, recordings: RecordingStore, tenancy: Tenancy | None = None) -> None:
         self.gateway = gateway
         self.recordings = recordings
+        self.tenancy = tenancy
+
+    async def generate(self, request: ImageRequest) -> GatewayAnswer:
+        """``Gateway.run`` under the policy of ``request.key_id`` (when the executor has the tenancy)."""
+        if self.tenancy is None:
+            return await self.gateway.run(request)
+        return await self.tenancy.run(await self.tenancy.principal(request.key_id), request)
 
     async def run(self, request: ImageRequest, opts: ReplayOptions, body_digest: str | None = None) -> Outcome:
         if opts.mode == "off":
@@ -72,7 +83,7 @@ class Executor:
     # ------------------------------------------------------------------ modes
 
     async def live(self, request: ImageRequest) -> Outcome:
-        answer = await self.gateway.run(request)
+        answer = await self.generate(request)
         return Outcome(
             answer.body, _headers(answer.provider, answer.request_id, answer.cost_micros), answer.cost_micros
         )
@@ -87,7 +98,7 @@ class Executor:
         asked = request.response_format
         request.response_format = "b64_json"  # the bytes are kept; the client still gets what it asked for
         try:
-            answer = await self.gateway.run(request)
+            answer = await self.generate(request)
         finally:
             request.response_format = asked
         images: list[tuple[bytes, str]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagegate.api.parsing import Limits
 from imagegate.core.types import ImageRequest
@@ -22,6 +22,9 @@ from imagegate.jobs.webhook_secrets import SecretStore
 from imagegate.jobs.webhooks import validate_url
 from imagegate.pipeline import Gateway
 from imagegate.store.db import Database
+
+if TYPE_CHECKING:
+    from imagegate.tenancy.guard import Tenancy
 
 LIVE_MODES = ("off", "record", "replay-or-live", "replay-or-record")  # modes that may call a provider
 
@@ -61,10 +64,11 @@ class AsyncWork:
         replay_default: str = "off",
         default_mode: DefaultMode | None = None,
         batches: tuple[Path, Limits, BatchConfig] | None = None,
+        tenancy: Tenancy | None = None,
     ) -> None:
         self.config = config
         self.recordings = RecordingStore(db)
-        self.executor = Executor(gateway, self.recordings)
+        self.executor = Executor(gateway, self.recordings, tenancy)
         self.jobs = JobStore(db)
         self.deliveries = DeliveryStore(db)
         self.secrets = SecretStore(db)

@@ -21,7 +21,7 @@ from imagegate.pipeline import Gateway, GatewayAnswer
 from imagegate.tenancy.budgets import BudgetLedger, Reservation, Usage
 from imagegate.tenancy.directory import KeyDirectory
 from imagegate.tenancy.keystore import KeyStore
-from imagegate.tenancy.policy import MICROS, KeyPolicy, Principal, model_not_allowed
+from imagegate.tenancy.policy import MASTER, MICROS, KeyPolicy, Principal, model_not_allowed
 from imagegate.tenancy.ratelimit import Decision, RateLimiter, duration
 
 
@@ -54,6 +54,18 @@ def rate_limited(what: str, limit: int, decision: Decision, headers: dict[str, s
         f"Rate limit reached: {limit} {what} per minute for this API key; retry in {decision.retry_after_s:.1f} s.",
         headers=headers,
     )
+
+
+def insufficient_balance(policy: KeyPolicy, estimate: int, remaining: int, what: str) -> GatewayError:
+    err = GatewayError(
+        f"Insufficient balance: {what} may cost up to ${_usd(estimate):.6f} and the key's "
+        f"{policy.budget_period} budget has ${_usd(remaining):.6f} left.",
+        status=402,
+        code="INSUFFICIENT_BALANCE",
+        details={"estimate_usd": _usd(estimate), "remaining_usd": _usd(remaining)},
+    )
+    err.type = "insufficient_balance"
+    return err
 
 
 class Hold:
@@ -99,15 +111,7 @@ class Hold:
             )
             if isinstance(held, Usage):
                 remaining = max(0, policy.budget_micros - held.spent_micros - held.reserved_micros)
-                err = GatewayError(
-                    f"Insufficient balance: this request may cost up to ${_usd(estimate):.6f} and the key's "
-                    f"{policy.budget_period} budget has ${_usd(remaining):.6f} left.",
-                    status=402,
-                    code="INSUFFICIENT_BALANCE",
-                    details={"estimate_usd": _usd(estimate), "remaining_usd": _usd(remaining)},
-                )
-                err.type = "insufficient_balance"
-                raise err
+                raise insufficient_balance(policy, estimate, remaining, "this request")
             self.reservation = held
         return self
 
@@ -151,6 +155,25 @@ class Tenancy:
             answer = await self.gateway.run(request, **kwargs)
             hold.settle(answer.cost_micros)
             return answer
+
+    async def principal(self, key_id: str | None) -> Principal | None:
+        """The ``Principal`` of a request stored by key id (jobs, batch lines): a database key's current policy;
+        a static key, the master key or no auth have none."""
+        if not key_id:
+            return None
+        policy = None if key_id == MASTER else await asyncio.to_thread(self.keys.policy, key_id)
+        return Principal(key_id, policy)
+
+    async def check_budget(self, principal: Principal | None, estimate_micros: int, what: str) -> None:
+        """402 INSUFFICIENT_BALANCE when ``estimate_micros`` exceeds what the key's budget has left (reserved
+        holds count as spent). Reserves nothing: each request reserves its own share when it runs."""
+        policy = principal.policy if principal else None
+        if policy is None or policy.budget_micros is None or policy.budget_period is None:
+            return
+        usage = await asyncio.to_thread(self.ledger.usage, policy.key_id, policy.budget_period)
+        remaining = max(0, policy.budget_micros - usage.spent_micros - usage.reserved_micros)
+        if estimate_micros > remaining:
+            raise insufficient_balance(policy, estimate_micros, remaining, what)
 
     async def balance(self, principal: Principal | None) -> dict[str, Any]:
         """``GET /v1/balance``: nulls where the key has no budget."""

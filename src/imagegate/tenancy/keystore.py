@@ -108,6 +108,13 @@ class KeyStore:
             found = self._load(s, key_id)
             return key_view(*found) if found else None
 
+    def policy(self, key_id: str) -> KeyPolicy | None:
+        """The policy of database key ``key_id`` (revoked or not: work it accepted still runs under it), else
+        ``None`` (a static key, the master key, no auth)."""
+        with self.db.session() as s:
+            found = self._load(s, key_id)
+            return to_policy(*found) if found else None
+
     def list(self) -> list[dict[str, Any]]:
         with self.db.session() as s:
             keys = list(s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at, ApiKeyRow.id)))

@@ -126,6 +126,10 @@ class Batches:
             self.config.gemini is not None,
         )
         provider = check.provider_mode and not check.errors
+        tenancy = self.executor.tenancy
+        if tenancy is not None and not check.errors:  # the whole estimate must fit what the key's budget has left
+            estimate = check.batch_estimate_micros if provider else check.estimate_micros
+            await tenancy.check_budget(await tenancy.principal(owner), estimate, "this batch")
         batch = await asyncio.to_thread(
             self.store.create,
             owner,
