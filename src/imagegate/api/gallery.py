@@ -36,8 +36,8 @@ def _json(body: Any, status: int = 200) -> Response:
 
 
 def parse_filters(services: Any, params: Any) -> dict[str, Any]:
-    """``model`` (id, alias), ``task``, ``source`` and ``cursor`` from query parameters, validated."""
-    out: dict[str, Any] = {"model": None, "task": None, "source": None, "offset": 0}
+    """``model`` (id, alias), ``task``, ``source``, ``competition`` and ``cursor`` from query parameters, validated."""
+    out: dict[str, Any] = {"model": None, "task": None, "source": None, "competition": None, "offset": 0}
     if params.get("model"):
         model, _forced = services.catalog.resolve(params["model"])
         out["model"] = model.id
@@ -49,6 +49,13 @@ def parse_filters(services: Any, params: Any) -> dict[str, Any]:
         if params["source"] not in SOURCES:
             raise InvalidRequest(f"Invalid 'source': expected one of {', '.join(SOURCES)}.", param="source")
         out["source"] = params["source"]
+    if params.get("competition"):
+        arena = getattr(services, "arena", None)
+        if arena is None or params["competition"] not in arena.competitions:
+            raise InvalidRequest(
+                f"Invalid 'competition': no arena competition '{params['competition']}'.", param="competition"
+            )
+        out["competition"] = params["competition"]
     cursor = params.get("cursor")
     if cursor:
         if not cursor.isdigit() or len(cursor) > 9:

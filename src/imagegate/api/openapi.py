@@ -696,6 +696,7 @@ API_PATHS.update(
                     _query("model", {"type": "string"}),
                     _query("task", {"enum": ["text-to-image", "image-editing"]}),
                     _query("source", {"type": "string"}),
+                    _query("competition", {"type": "string"}, "An arena competition's slug: its battle images."),
                     _query("cursor", {"type": "string"}, "The next_cursor of the previous page."),
                     _query("limit", {"type": "integer", "minimum": 1}),
                 ],

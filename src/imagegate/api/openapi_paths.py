@@ -326,6 +326,8 @@ MORE_SCHEMAS: dict[str, Schema] = {
             "width": _nullable(_INT),
             "height": _nullable(_INT),
             "created": _nullable(_INT),
+            "competition": _nullable(_STR),
+            "battle": _nullable(_STR),
         },
     ),
     "GalleryList": _list_of(ref("GalleryEntry"), total=_INT, next_cursor=_nullable(_STR))

@@ -19,6 +19,7 @@ import orjson
 from imagegate.arena.battles import ArenaSpendCapReached, BattleMaker, load_input
 from imagegate.arena.boards import BoardKey, BoardResult, Boards, FitOptions, compute
 from imagegate.arena.fastchat import export_record, import_rows, parse
+from imagegate.arena.gallery_feed import GALLERY_BATTLES, battle_items
 from imagegate.arena.schema import TASK_TITLES, TASKS, Category, Competition, load_packaged
 from imagegate.arena.store import ArenaStore, VoteConflict
 from imagegate.arena.summary import model_summary
@@ -87,6 +88,7 @@ class ArenaService:
         self._lock = asyncio.Lock()
         self._topping = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
+        self._gallery: list[tuple[datetime, dict[str, Any]]] | None = None  # rebuilt on counted votes
 
     # -- life cycle --------------------------------------------------------------------------------------------
 
@@ -136,10 +138,18 @@ class ArenaService:
     async def refresh(self) -> None:
         """Take counted votes recorded since the last refresh (any worker) and refit the boards they changed."""
         async with self._lock:
-            self.boards.add(await asyncio.to_thread(self.store.counted_since, self.boards.since()))
+            new = self.boards.add(await asyncio.to_thread(self.store.counted_since, self.boards.since()))
+            if new or self._gallery is None:
+                rows, expires = await asyncio.to_thread(self.store.gallery_battles, GALLERY_BATTLES)
+                self._gallery = battle_items(rows, expires, self.competitions, self.base_url)
             for key, snapshot in self.boards.dirty():
                 result = await asyncio.to_thread(compute, snapshot, self.opts)
                 self.boards.states[key].result = result
+
+    def gallery_items(self) -> list[dict[str, Any]]:
+        """Both images of the latest counted battles, newest vote first, without expired images (memory only)."""
+        now = utcnow()
+        return [dict(item) for expiry, item in self._gallery or () if expiry > now]
 
     # -- competitions and categories ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, func, insert, select, update
 
 from imagegate.store.arena_tables import ArenaBattleRow, ArenaDefinitionRow
 from imagegate.store.db import Database, utcnow
+from imagegate.store.models import BlobRow
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 SCORE = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
@@ -165,6 +166,27 @@ class ArenaStore:
             stmt = stmt.where(ArenaBattleRow.competition == competition)
         with self.db.session() as s:
             return list(s.scalars(stmt.order_by(ArenaBattleRow.id.desc()).limit(limit)))
+
+    def gallery_battles(self, limit: int) -> tuple[list[ArenaBattleRow], dict[str, datetime]]:
+        """The latest ``limit`` counted arena battles with both images, newest vote first, and when each image's
+        blob expires (by blob token; a token missing from the map is already gone)."""
+        stmt = (
+            select(ArenaBattleRow)
+            .where(
+                ArenaBattleRow.source == "arena",
+                ArenaBattleRow.counted.is_(True),
+                ArenaBattleRow.image_a.is_not(None),
+                ArenaBattleRow.image_b.is_not(None),
+            )
+            .order_by(ArenaBattleRow.counted_at.desc(), ArenaBattleRow.id.desc())
+            .limit(limit)
+        )
+        with self.db.session() as s:
+            rows = list(s.scalars(stmt))
+            tokens = {str(img).split(".", 1)[0] for r in rows for img in (r.image_a, r.image_b)}
+            expiry = select(BlobRow.token, BlobRow.expires_at).where(BlobRow.token.in_(tokens)) if tokens else None
+            expires = {t: e for t, e in s.execute(expiry)} if expiry is not None else {}
+        return rows, expires
 
     def insert_imported(self, rows: Sequence[dict[str, Any]]) -> int:
         """All rows in one transaction: nothing is half-imported."""

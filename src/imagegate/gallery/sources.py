@@ -109,15 +109,19 @@ async def gallery_page(
     model: str | None = None,
     task: str | None = None,
     source: str | None = None,
+    competition: str | None = None,
     offset: int = 0,
     limit: int = PAGE_SIZE,
 ) -> GalleryPage:
-    """One page of the merged list. ``model`` is a resolved catalog id."""
+    """One page of the merged list. ``model`` is a resolved catalog id; ``competition`` (an arena competition's
+    slug) keeps only that competition's battle images."""
+    if competition is not None:
+        source = "competition"
     static: list[dict[str, Any]] = []
     if source in (None, "curated"):
         static += curated_items(services.catalog)
     if source in (None, "competition"):
-        static += arena_items(services)
+        static += [i for i in arena_items(services) if competition is None or i.get("competition") == competition]
     static = [i for i in static if (model is None or i["model"] == model) and (task is None or i["task"] == task)]
     items = static[offset : offset + limit]
     total = len(static)

@@ -34,6 +34,7 @@ async def _render(request: Request, filters: dict[str, Any], base_path: str, fix
                 "model": None if fixed_model else filters["model"],
                 "task": filters["task"],
                 "source": filters["source"],
+                "competition": filters["competition"],
             }.items()
             if v
         }
@@ -55,12 +56,19 @@ async def _render(request: Request, filters: dict[str, Any], base_path: str, fix
         "fixed_model_url": model_path(fixed_model) if fixed_model else None,
         "tasks": TASKS,
         "sources": SOURCES,
+        "competitions": _competitions(services),
         "base_path": base_path,
         "csrf": csrf_token(request),
         "csrf_field": CSRF_FIELD,
         "link": link,
     }
     return services.pages.render(request, "gallery", ctx)
+
+
+def _competitions(services: Any) -> list[Any]:
+    """The arena's competitions for the filter form (none when the gateway has no arena)."""
+    arena = getattr(services, "arena", None)
+    return sorted(arena.competitions.values(), key=lambda c: c.title) if arena is not None else []
 
 
 async def gallery(request: Request) -> Response:
