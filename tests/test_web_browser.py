@@ -141,7 +141,8 @@ def test_crawl_from_home_reaches_every_page_cleanly(gateway: ServerProcess, brow
     while queue:
         path = queue.pop(0)
         url = origin + path
-        is_html = not (path.endswith(".md") or path.endswith(".txt") or path.startswith(("/static/", "/v1/")))
+        bare = urlsplit(path).path  # "/arena.md?task=x" is markdown too
+        is_html = not (bare.endswith(".md") or bare.endswith(".txt") or bare.startswith(("/static/", "/v1/")))
         if not is_html:
             r = context.request.get(url)
             if r.status != 200:
