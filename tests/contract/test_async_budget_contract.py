@@ -34,6 +34,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
         "IMAGEGATE_MASTER_KEY": MASTER,
         "IMAGEGATE_WEBHOOKS_ALLOW_PRIVATE": "1",
         "IMAGEGATE_WEBHOOK_RETRY_DELAYS": "0,0,0",
+        "IMAGEGATE_BATCH_POLL": "0.05",
     }
     proc = ServerProcess(tmp_path_factory.mktemp("async-budget") / "data", env=env)
     try:
@@ -192,3 +193,18 @@ def test_batch_lines_run_under_the_policy(gateway: ServerProcess) -> None:
     bal = balance(gateway, made["key"])
     assert bal["spent_usd"] > 0 and bal["reserved_usd"] == 0
     assert bal["spent_usd"] == pytest.approx(batch.model_extra["cost_micros"] / 1e6)  # type: ignore[index]
+
+
+def test_a_gemini_batch_mode_batch_is_charged_to_the_budget(gateway: ServerProcess) -> None:
+    estimate = estimate_micros(gateway)
+    made = make_key(gateway, budget={"usd": 3 * estimate / 1e6, "period": "month"})
+    client = sdk(gateway, made["key"])
+    src = upload(client, [batch_line("x"), batch_line("y")])
+    batch = wait_batch(client, client.batches.create(input_file_id=src.id, endpoint=GEN, completion_window="24h").id)
+    assert batch.status == "completed" and batch.output_file_id is not None, batch
+    lines = [json.loads(x) for x in client.files.content(batch.output_file_id).text.splitlines()]
+    assert {line["response"]["body"]["metadata"]["batch"]["mode"] for line in lines} == {"provider"}
+    cost = sum(line["response"]["body"]["metadata"]["cost_micros"] for line in lines)
+    assert cost > 0
+    bal = balance(gateway, made["key"])
+    assert bal["spent_usd"] == pytest.approx(cost / 1e6) and bal["reserved_usd"] == 0

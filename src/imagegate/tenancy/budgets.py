@@ -124,6 +124,17 @@ class BudgetLedger:
         with self.db.session.begin() as s:
             self._drop_hold(s, r, spent=max(0, cost_micros))
 
+    def charge(self, key_id: str, period: str, cost_micros: int, now: datetime | None = None) -> None:
+        """Spend that ran without a hold (a provider batch's line, priced when its result arrives)."""
+        period_start, _ = period_bounds(period, now or utcnow())
+        with self.db.session.begin() as s:
+            self._ensure_ledger(s, key_id, period_start)
+            s.execute(
+                update(BudgetLedgerRow)
+                .where(BudgetLedgerRow.key_id == key_id, BudgetLedgerRow.period_start == period_start)
+                .values(spent_micros=BudgetLedgerRow.spent_micros + max(0, cost_micros))
+            )
+
     def release(self, r: Reservation) -> None:
         """The request failed before anything billable: drop the hold."""
         self.settle(r, 0)

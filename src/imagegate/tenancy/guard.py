@@ -156,6 +156,14 @@ class Tenancy:
             hold.settle(answer.cost_micros)
             return answer
 
+    async def charge(self, key_id: str | None, model_id: str, cost_micros: int) -> None:
+        """Spend that ran without a reservation (the Gemini batch mode's lines) goes into the key's budget."""
+        principal = await self.principal(key_id)
+        policy = principal.policy if principal else None
+        if policy is None or policy.budget_period is None or not policy.budget_covers(model_id):
+            return
+        await asyncio.to_thread(self.ledger.charge, policy.key_id, policy.budget_period, cost_micros)
+
     async def principal(self, key_id: str | None) -> Principal | None:
         """The ``Principal`` of a request stored by key id (jobs, batch lines): a database key's current policy;
         a static key, the master key or no auth have none."""

@@ -177,6 +177,9 @@ class ProviderBatchRun(BatchRun):
         body = answer_body(request, model_id, offer, result, data, cost.total_micros, [])
         body["metadata"]["batch"] = {"mode": "provider", "provider_batch": name}
         self.cost_micros += cost.total_micros
+        tenancy = self.batches.executor.tenancy
+        if tenancy is not None:  # no hold was taken for a provider batch's line: its spend is charged now
+            await tenancy.charge(request.key_id, model_id, cost.total_micros)
         self._write(out, result_line(key, 200, request.request_id, body), ok=True)
         gateway.recorder.record(  # in the request log like any answered request (no attempts: no live call)
             RequestRecord(
