@@ -13,7 +13,6 @@ from imagegate.arena.schema import ArenaDataError, load_packaged
 from imagegate.core.errors import GatewayError
 from imagegate.services import Services, build_services
 from imagegate.settings import Settings
-from tests.test_store_migrations import pg_url  # noqa: F401  (fixture: an own PostgreSQL schema, dropped after)
 
 
 @pytest.fixture

@@ -4,26 +4,19 @@ leases, recovery of a dead runner's jobs, and the webhook retry schedule."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import orjson
 import pytest
 
 from imagegate.jobs.deliveries import DeliveryStore
 from imagegate.jobs.store import INTERRUPTED, JobStore
-from imagegate.store.db import Database, run_migrations, utcnow
-from tests.test_store_migrations import pg_url  # noqa: F401 - fixture: an own schema, dropped afterwards
+from imagegate.store.db import Database, utcnow
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/jobs.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    run_migrations(url)
-    database = Database(url)
-    yield database
-    database.dispose()
+@pytest.fixture
+def db(sql_db: Database) -> Database:
+    return sql_db  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def _job(store: JobStore) -> str:

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from imagegate.core.types import Attempt
 from imagegate.store.db import Database, alembic_config, current_revision, run_migrations
 from imagegate.store.models import AttemptRow, Base, RequestRow
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder, provider_stats
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TABLES = {
     "requests",
     "attempts",
@@ -30,34 +26,6 @@ TABLES = {
     "web_generations",
     "gallery_entries",
 }
-
-
-def _pg_answers() -> str | None:
-    """``None`` when the server answers, else why not."""
-    import psycopg
-
-    try:
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=3):
-            return None
-    except psycopg.OperationalError as exc:
-        return f"PostgreSQL at 127.0.0.1:5432 does not answer ({type(exc).__name__})"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    reason = _pg_answers()
-    if reason:
-        pytest.skip(reason)
-    schema = f"ig_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _head() -> str:

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from imagegate.store.db import Database, run_migrations
 from imagegate.store.models import AttemptRow, RequestRow
 from imagegate.store.request_log import ATTEMPT_COLUMNS, REQUEST_COLUMNS, SqliteTimestamps, aware_utc
-from tests.test_store_migrations import pg_url  # noqa: F401  (fixture)
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

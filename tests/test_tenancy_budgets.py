@@ -9,7 +9,6 @@ import pytest
 
 from imagegate.store.db import Database, run_migrations
 from imagegate.tenancy.budgets import BudgetLedger, Reservation, Usage, period_bounds
-from tests.test_store_migrations import pg_url  # noqa: F401  (fixture: an own PostgreSQL schema)
 
 A = 134_000  # one request's estimate, micros
 

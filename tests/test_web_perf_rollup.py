@@ -4,15 +4,12 @@ folded in incrementally, never twice, per UTC day; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from imagegate.store import perf_daily
-from imagegate.store.db import Database, run_migrations
+from imagegate.store.db import Database
 from imagegate.store.request_log import ATTEMPT_COLUMNS
 from imagegate.store.stats import provider_stats
 from imagegate.web.perf import build_snapshot
@@ -22,29 +19,9 @@ MODEL = "gemini-3-pro-image-preview"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/imagegate.db"
-        run_migrations(url)
-        database = Database(url)
-        yield database
-        database.dispose()
-        return
-    schema = f"ig_web_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    try:
-        run_migrations(url)
-        database = Database(url)
-        yield database
-        database.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture
+def db(sql_db: Database) -> Database:
+    return sql_db  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def rows(db: Database, n: int, seed: int, *, days: int = 5) -> list[tuple]:

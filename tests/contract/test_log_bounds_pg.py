@@ -19,7 +19,6 @@ from imagegate.store.db import Database, run_migrations
 from imagegate.store.models import RequestRow
 from imagegate.telemetry.recorder import RequestRecord, RequestRecorder
 from tests.helpers_server import ServerProcess
-from tests.test_store_migrations import pg_url  # noqa: F401  (fixture)
 
 MODEL = "gemini-3-pro-image-preview"
 

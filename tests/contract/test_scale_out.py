@@ -18,9 +18,9 @@ from openai import OpenAI
 from sqlalchemy import create_engine, text
 
 from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.conftest import PG_SERVER, _pg_answers
 from tests.helpers_s3 import CREDENTIALS, moto_server, new_bucket
 from tests.helpers_server import ServerProcess
-from tests.test_store_migrations import PG_SERVER, _pg_answers
 
 MASTER = "ig-scale-master-key-0123456789abcdef"
 MODEL = "gemini-3-pro-image-preview"

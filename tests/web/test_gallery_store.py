@@ -4,48 +4,25 @@ expire with the entry), and playground runs that expire."""
 from __future__ import annotations
 
 import io
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from PIL import Image
-from sqlalchemy import create_engine, text
 
 from imagegate.gallery import store
 from imagegate.gallery.publish import Published, publish
 from imagegate.store.blobs import LocalBlobStore
-from imagegate.store.db import Database, run_migrations, utcnow
+from imagegate.store.db import Database, utcnow
 from imagegate.store.gallery_models import WebGenerationRow
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'g.db'}"
-        run_migrations(url)
-        database = Database(url)
-        yield database
-        database.dispose()
-        return
-    schema = f"ig_gallery_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    try:
-        run_migrations(url)
-        database = Database(url)
-        yield database
-        database.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture
+def db(sql_db: Database) -> Database:
+    return sql_db  # SQLite and PostgreSQL (tests/conftest.py)
 
 
 def png(width: int, height: int) -> bytes:
