@@ -139,6 +139,33 @@ def _settings(config: Path | None, data_dir: Path | None) -> Settings:
     return _load_settings(config, data_dir=data_dir)
 
 
+def _fields(
+    output: Path | None,
+    dry_run: bool,
+    model: str,
+    prompt: str,
+    provider: str | None,
+    size: str | None,
+    fmt: str | None,
+    aspect_ratio: str | None,
+    resolution: str | None,
+    quality: str | None,
+) -> dict[str, Any]:
+    """The request fields ``generate`` and ``edit`` share, after checking there is somewhere to write."""
+    if output is None and not dry_run:
+        raise CliError("say where to write the image with -o FILE (or use --dry-run).")
+    return request_fields(
+        model,
+        prompt,
+        provider=provider,
+        size=size,
+        fmt=output_format(output, fmt),
+        aspect_ratio=aspect_ratio,
+        resolution=resolution,
+        quality=quality,
+    )
+
+
 def generate(
     prompt: str,
     output: OutputOpt = None,
@@ -159,18 +186,7 @@ def generate(
 
     settings = _settings(config, data_dir)
     try:
-        if output is None and not dry_run:
-            raise CliError("say where to write the image with -o FILE (or use --dry-run).")
-        data = request_fields(
-            model,
-            prompt,
-            provider=provider,
-            size=size,
-            fmt=output_format(output, fmt),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            quality=quality,
-        )
+        data = _fields(output, dry_run, model, prompt, provider, size, fmt, aspect_ratio, resolution, quality)
         data["n"] = n
         req = build_request(data, operation="generate", limits=Limits(settings.max_prompt_chars, settings.max_n))
         _finish(settings, req, output, dry_run)
@@ -200,18 +216,7 @@ def edit(
 
     settings = _settings(config, data_dir)
     try:
-        if output is None and not dry_run:
-            raise CliError("say where to write the image with -o FILE (or use --dry-run).")
-        fields = request_fields(
-            model,
-            prompt,
-            provider=provider,
-            size=size,
-            fmt=output_format(output, fmt),
-            aspect_ratio=aspect_ratio,
-            resolution=resolution,
-            quality=quality,
-        )
+        fields = _fields(output, dry_run, model, prompt, provider, size, fmt, aspect_ratio, resolution, quality)
         limit = settings.max_image_pixels
         inputs = [inspect_image(p.read_bytes(), max_pixels=limit, filename=p.name) for p in images]
         mask_img = None
