@@ -61,6 +61,23 @@ async def test_no_failover_on_non_retryable_errors(state, clock, error) -> None:
     assert snap.get("gemini").failures == 0  # a refusal says nothing bad about the provider's health
 
 
+class BoundStreamFailed(Unavailable):
+    """What a stream bound to its provider raises when that provider fails (``streams.StreamInterrupted``)."""
+
+    retryable = False
+    provider_failed = True
+
+
+async def test_a_final_provider_failure_stops_the_route_and_still_counts_against_its_health(state, clock) -> None:
+    r = make_router(state, clock)
+    script = Script(clock, sync_time=True).plan("gemini", fail(BoundStreamFailed, 2.0, status=502))
+    routed = await r.route("m", cands(**FLEET), script, deadline=deadline(clock))
+    assert isinstance(routed.error, BoundStreamFailed) and script.providers_called == ["gemini"]
+    assert [(a.provider, a.outcome) for a in routed.attempts] == [("gemini", "BoundStreamFailed")]
+    snap = await r.snapshot("m", ["gemini"])
+    assert (snap.get("gemini").failures, snap.get("gemini").consecutive_failures) == (1, 1)
+
+
 async def test_all_fail_raises_exhausted_listing_every_attempt(state, clock) -> None:
     r = make_router(state, clock, config(retry={"max_attempts_per_offer": 1}))
     script = Script(clock, sync_time=True)

@@ -55,9 +55,11 @@ async def test_failure_after_a_partial_is_final_and_later_attempts_refused(offer
         await relay.attempt(0, offer, partial_then_fail)
     assert not info.value.retryable and "1 partial image" in info.value.message
     assert info.value.gateway_error().status == 502
+    assert info.value.provider_failed  # the bound provider failed: the router counts it against its health
     assert [e.kind for e in relay.pending] == ["partial"]
-    with pytest.raises(StreamInterrupted):
+    with pytest.raises(StreamInterrupted) as later:
         await relay.attempt(1, offer, lambda _s: _ok())
+    assert not later.value.provider_failed  # refused because of the binding: not this provider's fault
 
 
 async def test_a_hedge_that_finishes_first_is_held_and_its_partials_dropped(offer) -> None:  # type: ignore[no-untyped-def]

@@ -83,10 +83,12 @@ class PartialRelay:
             result = await call(_AttemptSink(self, index, offer))
         except ProviderError as exc:
             if self.bound == index and exc.retryable:
-                raise StreamInterrupted(
+                interrupted = StreamInterrupted(
                     f"{exc.message} (after {self.partials_sent} partial image(s) were sent)",
                     provider=exc.provider, status=exc.status, reason=exc.reason,
-                ) from exc  # fmt: skip
+                )  # fmt: skip
+                interrupted.provider_failed = True  # the bound provider failed: its health pays, not failover
+                raise interrupted from exc
             raise
         finally:
             if self.bound == index:

@@ -104,9 +104,11 @@ class UpstreamError(GatewayError):
 
 
 class ProviderError(Exception):
-    """Base of the typed errors an adapter raises. ``retryable`` drives failover."""
+    """Base of the typed errors an adapter raises. ``retryable`` drives failover; ``provider_failed`` says the
+    provider itself failed (a health penalty), which a retryable error always means."""
 
     retryable: bool = True
+    provider_failed: bool = False  # for a non-retryable error: it still counts against the provider's health
 
     def __init__(
         self,

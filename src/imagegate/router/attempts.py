@@ -354,7 +354,7 @@ class AttemptLoop:
             self._record(flight, "cancelled", latency)
             return None
         except ProviderError as exc:
-            if exc.retryable:
+            if exc.retryable or exc.provider_failed:  # e.g. a stream bound to it: failed, with no failover left
                 await self._failed(flight, exc.kind, exc, latency)
             else:  # the provider works; the request was refused: no health penalty
                 self._record(flight, exc.kind, latency, error=exc)
