@@ -152,3 +152,18 @@ def test_sniff_unknown_and_others() -> None:
     assert sniff_format(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic") == "heic"
     assert sniff_format(b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf") == "avif"
     assert sniff_b64("not base64 at all!") is None
+
+
+def test_base64_slices_of_an_upstream_body_are_read_in_place() -> None:
+    """A memoryview into the upstream body (``providers/b64lift.py``) is sniffed and sized from its prefix."""
+    import base64
+
+    from imagegate.core.types import GeneratedImage
+    from imagegate.media.dimensions import pixel_dimensions
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200)).save(buf, "PNG")
+    body = b'{"b64_json":"' + base64.b64encode(buf.getvalue()) + b'"}'
+    view = memoryview(body)[13:-2]
+    assert sniff_b64(view) == "png" == sniff_b64(bytes(view).decode())
+    assert pixel_dimensions(GeneratedImage("image/png", b64=view)) == (300, 200)

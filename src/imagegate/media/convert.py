@@ -152,7 +152,7 @@ def _actual_format(img: GeneratedImage) -> str | None:
     if img.data is not None:
         sniffed = sniff_format(img.data)
     elif img.b64 is not None:
-        sniffed = sniff_b64(img.b64 if isinstance(img.b64, str) else bytes(img.b64).decode("ascii"))
+        sniffed = sniff_b64(img.b64)
     else:
         sniffed = None
     if sniffed in MIME_TYPES:

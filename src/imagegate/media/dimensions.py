@@ -33,7 +33,7 @@ def pixel_dimensions(img: GeneratedImage) -> tuple[int, int] | None:
         return _header_size(img.data)
     if img.b64 is None:
         return None
-    text = img.b64 if isinstance(img.b64, str) else bytes(img.b64).decode("ascii")
+    text = img.b64  # str, or a zero-copy slice of the upstream body: sliced before any copy
     for chunk in (text[:_B64_PREFIX], text):
         with contextlib.suppress(binascii.Error, ValueError):
             size = _header_size(base64.b64decode(chunk[: len(chunk) - len(chunk) % 4]))

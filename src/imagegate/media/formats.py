@@ -64,8 +64,9 @@ def _sniff_ftyp(head: bytes) -> str | None:
     return None
 
 
-def sniff_b64(b64: str) -> str | None:
-    """``sniff_format`` on base64 text, decoding only its first 88 characters (66 bytes)."""
+def sniff_b64(b64: str | bytes | memoryview) -> str | None:
+    """``sniff_format`` on base64 text, decoding only its first 88 characters (66 bytes); a zero-copy slice of an
+    upstream body is read in place, never copied whole."""
     try:
         return sniff_format(base64.b64decode(b64[:88]))
     except (binascii.Error, ValueError):
