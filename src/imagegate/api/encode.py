@@ -15,6 +15,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from imagegate.core.slices import Slices
+
 Part = bytes | memoryview
 
 
@@ -37,9 +39,9 @@ class Splicer:
 
     def __init__(self) -> None:
         self.nonce = ""
-        self.raw: list[Part] = []
+        self.raw: list[Part | Slices] = []
 
-    def mark(self, value: str | Part) -> str:
+    def mark(self, value: str | Part | Slices) -> str:
         if isinstance(value, str):
             return value
         self.nonce = self.nonce or secrets.token_hex(8)
@@ -56,7 +58,10 @@ class Splicer:
             marker = f"{self.nonce}:{i}:".encode()
             at = dumped.index(marker, pos)
             parts.append(dumped[pos:at])
-            parts.append(value)
+            if isinstance(value, Slices):
+                parts.extend(value.parts)  # the receive chunks' own bytes, one body message each
+            else:
+                parts.append(value)
             pos = at + len(marker)
         parts.append(dumped[pos:])
         return parts

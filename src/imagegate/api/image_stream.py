@@ -22,6 +22,7 @@ from starlette.responses import Response
 from imagegate.api.encode import Part, Splicer
 from imagegate.api.sse import KEEPALIVE, EventStreamResponse, comment, error_event, event, wait_set
 from imagegate.core.errors import GatewayError, InvalidRequest
+from imagegate.core.slices import B64
 from imagegate.core.types import ImageRequest
 from imagegate.media.formats import sniff_b64
 from imagegate.pipeline import Gateway, GatewayAnswer
@@ -164,12 +165,12 @@ def _now() -> int:
     return int(time.time())
 
 
-def _format(b64: str | memoryview, req: ImageRequest) -> str:
+def _format(b64: B64, req: ImageRequest) -> str:
     text = b64 if isinstance(b64, str) else bytes(b64[:88]).decode("ascii", "replace")
     return sniff_b64(text) or req.output_format or "png"
 
 
-def _size(b64: str | memoryview) -> str | None:
+def _size(b64: B64) -> str | None:
     """``WxH`` from a PNG's header (the first 32 bytes); None for other formats."""
     head = b64[:44] if isinstance(b64, str) else bytes(b64[:44]).decode("ascii", "replace")
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from imagegate.core.slices import B64
+
 Operation = Literal["generate", "edit"]
 ResponseFormat = Literal["url", "b64_json"]
 OUTPUT_FORMATS = ("png", "jpeg", "webp", "gif", "avif")
@@ -88,8 +90,8 @@ class GeneratedImage:
 
     mime_type: str
     data: bytes | None = None
-    # base64 text: a str, or a zero-copy slice of the provider's answer (see providers/b64lift.py)
-    b64: str | memoryview | None = None
+    # base64 text: a str, or zero-copy slices of the provider's answer (core/slices.py, providers/b64lift.py)
+    b64: B64 | None = None
     width: int | None = None
     height: int | None = None
 

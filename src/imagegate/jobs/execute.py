@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from imagegate.core.errors import GatewayError, InvalidRequest
+from imagegate.core.slices import Slices, b64_text, contiguous
 from imagegate.core.types import ImageRequest
 from imagegate.jobs import codec
 from imagegate.jobs.mock import mock_body
@@ -104,7 +105,7 @@ class Executor:
         images: list[tuple[bytes, str]] = []
         extras: list[dict[str, Any]] = []
         for item in answer.body.get("data", []):
-            data = base64.b64decode(item["b64_json"])
+            data = base64.b64decode(contiguous(item["b64_json"]))
             fmt = sniff_format(data) or "png"
             images.append((data, MIME_TYPES.get(fmt, "image/png")))
             extras.append({k: v for k, v in item.items() if k not in _IMAGE_KEYS})
@@ -208,7 +209,7 @@ def plain_body(body: dict[str, Any]) -> dict[str, Any]:
         return body
     out = dict(body)
     out["data"] = [
-        {**i, "b64_json": bytes(i["b64_json"]).decode("ascii")} if isinstance(i.get("b64_json"), memoryview) else i
+        {**i, "b64_json": b64_text(i["b64_json"])} if isinstance(i.get("b64_json"), memoryview | Slices) else i
         for i in data
     ]
     return out

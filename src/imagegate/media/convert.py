@@ -28,6 +28,7 @@ from dataclasses import replace
 from PIL import Image
 
 from imagegate.core.errors import GatewayError, InvalidRequest
+from imagegate.core.slices import contiguous
 from imagegate.core.types import GeneratedImage
 from imagegate.media.formats import MIME_TYPES, PIL_FORMATS, format_of_mime, sniff_b64, sniff_format
 
@@ -142,7 +143,7 @@ def _raw_bytes(img: GeneratedImage) -> bytes:
     if img.b64 is None:
         raise BadImageOutput("The provider returned an image without any data.")
     try:
-        return base64.b64decode(img.b64)
+        return base64.b64decode(contiguous(img.b64))
     except (binascii.Error, ValueError):
         raise BadImageOutput("The provider returned invalid base64 image data.") from None
 

@@ -13,6 +13,7 @@ import io
 
 from PIL import Image
 
+from imagegate.core.slices import contiguous
 from imagegate.core.types import GeneratedImage
 
 _B64_PREFIX = 64 * 1024  # characters: 48 KiB of image, enough for any PNG/JPEG/WebP/GIF/AVIF header we accept
@@ -34,7 +35,7 @@ def pixel_dimensions(img: GeneratedImage) -> tuple[int, int] | None:
     if img.b64 is None:
         return None
     text = img.b64  # str, or a zero-copy slice of the upstream body: sliced before any copy
-    for chunk in (text[:_B64_PREFIX], text):
+    for chunk in (text[:_B64_PREFIX], contiguous(text)):
         with contextlib.suppress(binascii.Error, ValueError):
             size = _header_size(base64.b64decode(chunk[: len(chunk) - len(chunk) % 4]))
             if size is not None:

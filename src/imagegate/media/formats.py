@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from imagegate.core.slices import Slices
+
 MIME_TYPES = {
     "png": "image/png",
     "jpeg": "image/jpeg",
@@ -64,7 +66,7 @@ def _sniff_ftyp(head: bytes) -> str | None:
     return None
 
 
-def sniff_b64(b64: str | bytes | memoryview) -> str | None:
+def sniff_b64(b64: str | bytes | memoryview | Slices) -> str | None:
     """``sniff_format`` on base64 text, decoding only its first 88 characters (66 bytes); a zero-copy slice of an
     upstream body is read in place, never copied whole."""
     try:

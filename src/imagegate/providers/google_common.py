@@ -34,8 +34,9 @@ from imagegate.core.errors import (
     Timeout,
     Unavailable,
 )
+from imagegate.core.slices import B64, Slices
 from imagegate.core.types import GeneratedImage, ImageResult, InputImage, Usage
-from imagegate.providers.b64lift import resolve
+from imagegate.providers.b64lift import Lifted, resolve
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import UpstreamResponse, retry_after_seconds
 
@@ -139,7 +140,7 @@ def build_body(call: ProviderCall, *, vertex: bool) -> dict[str, Any]:
 # --------------------------------------------------------------------------- responses
 
 
-def png_size(b64: str | memoryview) -> tuple[int, int] | None:
+def png_size(b64: B64) -> tuple[int, int] | None:
     """Width and height from a base64 PNG's IHDR chunk (decodes 32 characters, not the image)."""
     with contextlib.suppress(binascii.Error, ValueError):
         head = base64.b64decode(b64[:32])
@@ -148,9 +149,7 @@ def png_size(b64: str | memoryview) -> tuple[int, int] | None:
     return None
 
 
-def parse_response(
-    data: Any, provider: str, *, input_images: int, lifted: list[memoryview] | None = None
-) -> ImageResult:
+def parse_response(data: Any, provider: str, *, input_images: int, lifted: list[Lifted] | None = None) -> ImageResult:
     """Map a ``GenerateContentResponse`` to an ``ImageResult``; refusals raise ``ContentPolicy``."""
     if not isinstance(data, dict):
         raise BadResponse(f"{provider}: the answer is not a GenerateContentResponse", provider=provider)
@@ -171,7 +170,7 @@ def parse_response(
                 continue
             inline = part.get("inlineData") or part.get("inline_data")
             b64 = resolve(inline.get("data"), lifted or []) if isinstance(inline, dict) else None
-            if isinstance(inline, dict) and isinstance(b64, str | memoryview):
+            if isinstance(inline, dict) and isinstance(b64, str | memoryview | Slices):
                 mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
                 size = png_size(b64) if mime == "image/png" else None
                 images.append(

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 
 from imagegate.core.errors import BadResponse, ProviderError, Timeout, Unavailable
-from imagegate.providers.b64lift import loads_lifting
+from imagegate.providers.b64lift import Lifted, loads_lifting_chunks
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # 64 MiB: a 4K PNG as base64 fits comfortably
 
@@ -26,19 +26,39 @@ class HttpTimeouts:
     total: float = 600.0
 
 
-@dataclass(slots=True)
 class UpstreamResponse:
-    status: int
-    headers: Any  # multidict, case-insensitive
-    body: bytes
-    ttfb_ms: float
-    elapsed_ms: float
-    provider: str = ""
+    """One upstream answer. The body is kept as the chunks it was received in: ``body`` joins them (once, on first
+    use), while ``json_lifting`` parses around the base64 without ever joining them."""
 
-    def json_lifting(self, key: bytes) -> tuple[Any, list[memoryview]]:
-        """``json()`` with long base64 values of ``key`` kept as zero-copy slices (see ``b64lift``)."""
+    __slots__ = ("_chunks", "elapsed_ms", "headers", "provider", "status", "ttfb_ms")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Any,  # multidict, case-insensitive
+        body: bytes | list[bytes],
+        ttfb_ms: float,
+        elapsed_ms: float,
+        provider: str = "",
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self._chunks = [body] if isinstance(body, bytes) else body
+        self.ttfb_ms = ttfb_ms
+        self.elapsed_ms = elapsed_ms
+        self.provider = provider
+
+    @property
+    def body(self) -> bytes:
+        if len(self._chunks) != 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0]
+
+    def json_lifting(self, key: bytes) -> tuple[Any, list[Lifted]]:
+        """``json()`` with long base64 values of ``key`` kept as zero-copy slices of the received chunks (see
+        ``b64lift``)."""
         try:
-            return loads_lifting(self.body, key)
+            return loads_lifting_chunks(self._chunks, key)
         except orjson.JSONDecodeError as exc:
             raise self._malformed() from exc
 
@@ -119,20 +139,18 @@ class UpstreamClient:
                         provider=self.provider,
                         status=resp.status,
                     )
-                if declared is not None:
-                    # Known length within the cap: one read at EOF, no per-chunk wake-ups.
-                    body = await resp.read()
-                else:
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in resp.content.iter_any():
-                        size += len(chunk)
-                        if size > cap:
-                            raise BadResponse(
-                                f"upstream body exceeds the {cap} byte cap", provider=self.provider, status=resp.status
-                            )
-                        chunks.append(chunk)
-                    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                # The body as it arrives, one receive chunk at a time, never joined (``json_lifting`` reads
+                # around the base64 in place; ``api/encode.py`` writes the same slices out).
+                chunks: list[bytes] = []
+                size = 0
+                while chunk := (await resp.content.readchunk())[0]:
+                    size += len(chunk)
+                    if size > cap:
+                        raise BadResponse(
+                            f"upstream body exceeds the {cap} byte cap", provider=self.provider, status=resp.status
+                        )
+                    chunks.append(chunk)
+                body = chunks or [b""]
                 return UpstreamResponse(
                     status=resp.status,
                     headers=resp.headers,

@@ -30,6 +30,7 @@ from imagegate.core.errors import (
     Timeout,
     Unavailable,
 )
+from imagegate.core.slices import Slices
 from imagegate.core.types import GeneratedImage, ImageResult, InputImage, RenderSpec, Usage
 from imagegate.providers.b64lift import resolve
 from imagegate.providers.base import ProviderCall
@@ -157,7 +158,7 @@ class OpenAIProvider:
         images, text = [], None
         for entry in entries:
             b64 = resolve(entry.get("b64_json"), lifted) if isinstance(entry, dict) else None
-            if not isinstance(b64, str | memoryview) or not b64:
+            if not isinstance(b64, str | memoryview | Slices) or not b64:
                 raise BadResponse("openai: an image entry has no b64_json", provider=self.name, status=resp.status)
             images.append(GeneratedImage(mime_type=mime, b64=b64, width=width, height=height))
             text = text or entry.get("revised_prompt") or None
