@@ -82,3 +82,41 @@ def test_models_lists_the_catalog(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "gemini-3-pro-image-preview (aliases: gemini-3-pro-image, nano-banana-pro)" in out.stdout
     assert "gemini, vertex, replicate, fal" in out.stdout.replace("*", "")
+
+
+def test_in_flight_advice_counts_two_descriptors_per_request() -> None:
+    from imagegate.cli import in_flight_advice
+
+    assert in_flight_advice(1_048_576, 1) is None
+    assert in_flight_advice(20_400, 1) is None  # (20,400 - 200) / 2 = 10,100 requests
+    text = in_flight_advice(20_000, 1)
+    assert text is not None and "9,900 requests" in text and "--workers 2" in text and "ulimit -Hn" in text
+    assert in_flight_advice(20_000, 2) is None
+    assert "--workers 10" in (in_flight_advice(2_400, 1) or "")
+
+
+def test_serve_says_at_start_when_the_descriptor_limit_is_too_low(tmp_path: Path) -> None:
+    """A real ``imagegate serve`` started under a hard limit of 4,096 descriptors says so on stderr."""
+    import resource
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 4096))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imagegate", "serve", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+        env=env, stderr=subprocess.PIPE, text=True, preexec_fn=low_limit,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # the advice comes before uvicorn's first line
+        assert "open-file limit is 4,096" in line and "--workers 6" in line, line
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stderr.close()  # type: ignore[union-attr]

@@ -29,8 +29,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _raise_open_file_limit() -> None:
-    """Each request in flight holds two sockets: lift the soft descriptor limit to the hard one."""
+IN_FLIGHT_GOAL = 10_000  # requests one deployment is expected to hold open at once (issue 18's hold test)
+_FD_RESERVE = 200  # descriptors a worker keeps for its database, logs, blob files and listening socket
+
+
+def _raise_open_file_limit() -> int:
+    """Each request in flight holds two sockets: lift the soft descriptor limit to the hard one. Returns the
+    soft limit now in force."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -38,6 +43,22 @@ def _raise_open_file_limit() -> None:
         target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def in_flight_advice(fd_limit: int, workers: int, goal: int = IN_FLIGHT_GOAL) -> str | None:
+    """What to say at start when ``workers`` processes of ``fd_limit`` descriptors each cannot hold ``goal``
+    requests at once (two sockets per request: the client's and the upstream's); None when they can."""
+    per_worker = max(0, (fd_limit - _FD_RESERVE) // 2)
+    if per_worker * workers >= goal:
+        return None
+    needed = -(-goal // per_worker) if per_worker else None
+    advice = f"run `imagegate serve --workers {needed}`" if needed else "raise it"
+    return (
+        f"imagegate: the open-file limit is {fd_limit:,} descriptors per process and a request in flight holds two "
+        f"(client and upstream), so {workers} worker(s) hold about {per_worker * workers:,} requests at once; for "
+        f"{goal:,}, {advice} or raise the hard limit (`ulimit -Hn`, systemd `LimitNOFILE=`, Docker `--ulimit nofile=`)."
+    )
 
 
 def _load_settings(config: Path | None = None, **overrides: Any) -> Settings:
@@ -82,7 +103,9 @@ def serve(
             err=True,
         )
         settings.host = "127.0.0.1"
-    _raise_open_file_limit()
+    advice = in_flight_advice(_raise_open_file_limit(), settings.workers)
+    if advice:
+        typer.echo(advice, err=True)
     # Workers re-read settings from the environment: pass what the flags said.
     os.environ["IMAGEGATE_HOST"] = settings.host
     os.environ["IMAGEGATE_PORT"] = str(settings.port)
