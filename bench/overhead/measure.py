@@ -13,6 +13,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +129,20 @@ def parse_loadgen(out: str, err: str, code: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def wait_idle(proc: Proc, *, step_s: float = 0.25, busy_share: float = 0.12, max_s: float = 60.0) -> float:
+    """Wait until ``proc`` (with its children) uses less than ``busy_share`` of a core over ``step_s``; the seconds
+    waited. After a wrk run: the path may still be serving the requests wrk abandoned."""
+    start = time.monotonic()
+    last = proc.cpu_seconds()
+    while time.monotonic() - start < max_s:
+        time.sleep(step_s)
+        now = proc.cpu_seconds()
+        if now - last < busy_share * step_s:
+            break
+        last = now
+    return time.monotonic() - start
+
+
 def run_loop(
     call: Call,
     concurrency: int,
@@ -158,6 +173,7 @@ def run_loop(
             timeout_s=timeout_s,
             threads=wrk_threads,
             workdir=workdir or Path("/tmp"),
+            settle=lambda: wait_idle(server, max_s=timeout_s),
         )
         label = "wrk"
     else:

@@ -233,7 +233,7 @@ def _f(v: float | None, digits: int = 1) -> str:
 
 def _cells(name: str, s: dict, *, p99: bool) -> str:
     """The cells after the path: load gen, req/s, p50, p99, added p50 (and p99), CPU, load gen CPU, errors."""
-    errs = sum(s["errors"].values())
+    errs = str(sum(s["errors"].values())) + (" (no answer in the window)" if not s.get("ok", 1) else "")
     cpu = s["server_cpu_s_per_1000"] if name != "direct" else s["upstream_cpu_s_per_1000"]
     cpu_txt = f"{cpu:.3f}" + (" (upstream)" if name == "direct" else "")
     lg = s.get("loadgen_cpu_s_per_1000")

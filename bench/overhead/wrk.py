@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from targets import Call
@@ -89,17 +90,34 @@ def _run(wrk: str, script: Path, call: Call, concurrency: int, threads: int, sec
 
 
 def run_wrk(
-    call: Call, concurrency: int, *, duration_s: float, warmup_s: float, timeout_s: float, threads: int, workdir: Path
+    call: Call,
+    concurrency: int,
+    *,
+    duration_s: float,
+    warmup_s: float,
+    timeout_s: float,
+    threads: int,
+    workdir: Path,
+    settle: Callable[[], None] = lambda: None,
 ) -> dict:
     """A warm-up run (when ``warmup_s`` > 0), then the measured one, as a loadgen-like result without the latency
-    list. wrk takes whole seconds: durations are rounded (at least 1 s)."""
+    list. wrk takes whole seconds: durations are rounded (at least 1 s).
+
+    When its time is up wrk closes its connections with their requests still in flight (one per connection, in a
+    closed loop), and the path goes on working on them: ``settle`` (waiting until the path's CPU goes quiet) runs
+    after each wrk run, so that work neither slows the measured run nor the next path's, and those requests are
+    counted in ``total_requests`` (the CPU per request's divisor), since the path did serve them."""
     wrk = find_wrk()
     if wrk is None:
         raise RuntimeError("wrk is not installed: `apt-get install -y wrk`")
     script = workdir / f"wrk-{call.port}-{abs(hash(call))}.lua"
     script.write_text(lua_script(call))
-    warm = _run(wrk, script, call, concurrency, threads, warmup_s, timeout_s) if warmup_s > 0 else None
+    warm = None
+    if warmup_s > 0:
+        warm = _run(wrk, script, call, concurrency, threads, warmup_s, timeout_s)
+        settle()
     r = _run(wrk, script, call, concurrency, threads, duration_s, timeout_s)
+    settle()
     e = r["errors"]
     errors = {
         k: v
@@ -119,7 +137,8 @@ def run_wrk(
         "ok": ok,
         "errors": errors,
         "error_sample": "",
-        "total_requests": r["requests"] + (warm["requests"] if warm else 0),
+        "total_requests": r["requests"] + (warm["requests"] + concurrency if warm else 0) + concurrency,
+        "abandoned_in_flight": concurrency * (2 if warm else 1),
         "window_s": window,
         "rps": ok / window if window > 0 else 0.0,
         "p50_ms": round(r["p50_us"] * ms, 4) if ok else None,
