@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -141,12 +142,17 @@ def log(msg: str) -> None:
 
 
 def start_gateways(
-    args: argparse.Namespace, workdir: Path, up_port: int, skipped: dict[str, str]
+    args: argparse.Namespace,
+    workdir: Path,
+    up_port: int,
+    skipped: dict[str, str],
+    gateways: dict[str, tuple[Proc, int]],
 ) -> dict[str, tuple[Proc, int]]:
-    gateways: dict[str, tuple[Proc, int]] = {}
-    nginx = args.nginx or find_nginx()
+    """Start every path that is installed into ``gateways`` (filled as they come up, so a failure stops them all)."""
+    nginx = shutil.which(args.nginx) if args.nginx else find_nginx()
     if nginx is None:
-        skipped["nginx"] = "no nginx on PATH nor at /usr/sbin/nginx: install it with `apt-get install -y nginx`"
+        where = args.nginx or "on PATH nor at /usr/sbin/nginx"
+        skipped["nginx"] = f"no nginx {where}: install it with `apt-get install -y nginx`"
         log(skipped["nginx"])
     else:
         try:
@@ -262,8 +268,9 @@ def _line(summary: dict[str, dict]) -> str:
 
 def throughput(args: argparse.Namespace, workdir: Path, results: dict) -> None:
     upstream, up_port = start_upstream(workdir)
-    gateways = start_gateways(args, workdir, up_port, results["skipped"])
+    gateways: dict[str, tuple[Proc, int]] = {}
     try:
+        start_gateways(args, workdir, up_port, results["skipped"], gateways)
         time.sleep(1.0)
         idle = {name: proc.rss_bytes() for name, (proc, _) in gateways.items()}
         for protocol, payload, conc in [] if args.profile_only else scenarios(args):
