@@ -2,10 +2,14 @@
 answer is complete. Raw ``asyncio.Protocol`` on uvloop with prebuilt request bytes, so one process costs little
 CPU per request. Latency is ``perf_counter`` from write to the last body byte.
 
-Two modes, each printing one JSON object on stdout:
+Three modes, each printing one JSON object on stdout:
 
 - ``loop`` (default): run ``--warmup-s`` then ``--duration-s``; latencies of the measured window only.
 - ``once``: every connection sends one request (the hold test); opened in batches so the listen backlog holds.
+- ``job``: an async image job per iteration: ``POST`` the body with ``Prefer: respond-async`` (202 and the job),
+  then ``GET /v1/jobs/{id}`` on the same connection, right away and then every ``--poll-interval-s``, until the job
+  has ``succeeded`` (or failed); latency is from the submit's write to the last byte of the answer that holds the
+  result, so it includes up to one poll interval of waiting. ``polls`` counts the ``GET`` requests.
 
 Run: ``python loadgen.py --port 8080 --path /v1/images/generations --body '{...}' -c 16 --duration-s 5``.
 """
@@ -35,6 +39,8 @@ class ClientProtocol(asyncio.Protocol):
         self.remaining = -1  # body bytes still to come (Content-Length mode)
         self.chunked = False
         self.first_error_body = b""
+        self.keep_body = False  # job mode: the answers are read
+        self.body = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -43,10 +49,14 @@ class ClientProtocol(asyncio.Protocol):
         if self.remaining > 0 and not self.buf:
             # The common large-body case: count bytes without copying them.
             if len(data) <= self.remaining:
+                if self.keep_body:
+                    self.body += data
                 self.remaining -= len(data)
                 if self.remaining == 0:
                     self._done()
                 return
+            if self.keep_body:
+                self.body += data[: self.remaining]
             data = data[self.remaining :]
             self.remaining = 0
             self._done()
@@ -78,6 +88,8 @@ class ClientProtocol(asyncio.Protocol):
             take = min(self.remaining, len(self.buf))
             if self.status >= 400 and not self.first_error_body:
                 self.first_error_body = bytes(self.buf[: min(take, 400)])
+            if self.keep_body:
+                self.body += self.buf[:take]
             del self.buf[:take]
             self.remaining -= take
             if self.remaining == 0:
@@ -97,6 +109,8 @@ class ClientProtocol(asyncio.Protocol):
             self.chunked = False
             self._done()
             return True
+        if self.keep_body:
+            self.body += self.buf[line_end + 2 : line_end + 2 + size]
         del self.buf[: line_end + 2 + size + 2]
         return True
 
@@ -112,20 +126,18 @@ class ClientProtocol(asyncio.Protocol):
             self.closed.set_result(None)
 
     async def roundtrip(self, request: bytes) -> int:
+        self.body.clear()
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)  # type: ignore[union-attr]
         return await self.waiter
 
 
-def build_request(host: str, port: int, path: str, body: bytes, headers: list[str]) -> bytes:
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"Host: {host}:{port}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        *headers,
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+def build_request(host: str, port: int, path: str, body: bytes, headers: list[str], method: str = "POST") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
+    if method == "POST":
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += headers
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body if method == "POST" else b"")
 
 
 class Stats:
@@ -135,6 +147,7 @@ class Stats:
         self.errors: Counter[str] = Counter()
         self.total = 0  # including warm-up, for CPU per request
         self.error_sample = ""
+        self.polls = 0  # job mode
 
     def error(self, kind: str, sample: str = "") -> None:
         self.errors[kind] += 1
@@ -188,6 +201,75 @@ async def run_loop(args: argparse.Namespace, request: bytes) -> dict:
     await asyncio.gather(*(loop_worker(args, request, stats, t_measure, t_end) for _ in range(args.concurrency)))
     window = t_end - t_measure
     return summary(stats, window) | {"window_s": window}
+
+
+class JobFailed(Exception):
+    pass
+
+
+async def one_job(args: argparse.Namespace, proto: ClientProtocol, submit: bytes, stats: Stats) -> int:
+    """Submit one job and poll it until it ends; the final status (200 for a succeeded job)."""
+    status = await asyncio.wait_for(proto.roundtrip(submit), args.timeout_s)
+    if status == 200:
+        raise JobFailed("the submit was answered synchronously (200), not as a job (202)")
+    if status != 202:
+        return status
+    job_id = json.loads(bytes(proto.body))["id"]
+    poll = build_request(args.host, args.port, f"/v1/jobs/{job_id}", b"", args.poll_header, "GET")
+    while True:
+        status = await asyncio.wait_for(proto.roundtrip(poll), args.timeout_s)
+        stats.polls += 1
+        if status != 200:
+            return status
+        state = json.loads(bytes(proto.body))["status"]
+        if state == "succeeded":
+            return 200
+        if state in ("failed", "cancelled"):
+            raise JobFailed(f"job {job_id} {state}: {bytes(proto.body)[:300].decode(errors='replace')}")
+        await asyncio.sleep(args.poll_interval_s)
+
+
+async def job_worker(args: argparse.Namespace, submit: bytes, stats: Stats, t_measure: float, t_end: float) -> None:
+    proto: ClientProtocol | None = None
+    while True:
+        t0 = time.perf_counter()
+        if t0 >= t_end:
+            break
+        try:
+            if proto is None or proto.transport is None or proto.transport.is_closing():
+                proto = await connect(args.host, args.port)
+                proto.keep_body = True
+            t0 = time.perf_counter()
+            status = await one_job(args, proto, submit, stats)
+            t1 = time.perf_counter()
+        except (OSError, ConnectionError, TimeoutError, JobFailed, ValueError, KeyError) as exc:
+            stats.total += 1
+            if t0 >= t_measure:
+                stats.error(type(exc).__name__, str(exc))
+            proto = None
+            await asyncio.sleep(0.01)
+            continue
+        stats.total += 1
+        if t0 < t_measure or t1 > t_end:
+            continue
+        if status == 200:
+            stats.ok += 1
+            if len(stats.latencies) < _LATENCY_SAMPLE_CAP:
+                stats.latencies.append(t1 - t0)
+        else:
+            stats.error(f"http_{status}", bytes(proto.body[:400]).decode(errors="replace"))
+    if proto is not None and proto.transport is not None:
+        proto.transport.close()
+
+
+async def run_jobs(args: argparse.Namespace, request: bytes) -> dict:
+    stats = Stats()
+    start = time.perf_counter()
+    t_measure = start + args.warmup_s
+    t_end = t_measure + args.duration_s
+    await asyncio.gather(*(job_worker(args, request, stats, t_measure, t_end) for _ in range(args.concurrency)))
+    window = t_end - t_measure
+    return summary(stats, window) | {"window_s": window, "polls": stats.polls}
 
 
 async def once_worker(args: argparse.Namespace, request: bytes, stats: Stats, gate: asyncio.Semaphore) -> None:
@@ -255,15 +337,20 @@ def main() -> None:
     p.add_argument("--duration-s", type=float, default=5.0)
     p.add_argument("--warmup-s", type=float, default=1.0)
     p.add_argument("--timeout-s", type=float, default=60.0)
-    p.add_argument("--mode", choices=("loop", "once"), default="loop")
+    p.add_argument("--mode", choices=("loop", "once", "job"), default="loop")
     p.add_argument("--connect-batch", type=int, default=256, help="once mode: connections opened at a time")
+    p.add_argument("--poll-interval-s", type=float, default=0.001, help="job mode: wait between two polls")
     args = p.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    request = build_request(args.host, args.port, args.path, args.body.encode(), args.header)
+    headers = list(args.header)
+    if args.mode == "job":  # the poll carries the same credentials; the submit asks for an async answer
+        args.poll_header = [h for h in headers if not h.lower().startswith(("content-", "prefer:"))]
+        headers.append("Prefer: respond-async")
+    request = build_request(args.host, args.port, args.path, args.body.encode(), headers)
     import uvloop
 
-    runner = run_loop if args.mode == "loop" else run_once
+    runner = {"loop": run_loop, "once": run_once, "job": run_jobs}[args.mode]
     result = uvloop.run(runner(args, request))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
