@@ -56,11 +56,12 @@ async def _respond(request: Request, image_request: ImageRequest, stream: bool =
     image_request.key_id = request.state.key_id
     gateway = services.gateway
     principal = request.state.principal
-    if stream and not _dry_run(request):
+    dry_run = bool(request.scope["query_string"]) and _dry_run(request)  # most requests have no query string
+    if stream and not dry_run:
         from imagegate.api.image_stream import stream_images
 
         return await stream_images(request, image_request, principal)
-    if _dry_run(request):
+    if dry_run:
         async with services.tenancy.hold(principal, image_request, dry_run=True):  # allowed models, key routing
             body = gateway.dry_run(image_request)
         return Response(
