@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import yarl
 
 from imagegate.core.errors import BadResponse, ProviderError, Timeout, Unavailable
 from imagegate.providers.b64lift import Lifted, loads_lifting_chunks
@@ -92,6 +93,7 @@ class UpstreamClient:
         self.max_body = max_body
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, yarl.URL] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -99,6 +101,7 @@ class UpstreamClient:
             connector = aiohttp.TCPConnector(limit=self._limit, ttl_dns_cache=300, keepalive_timeout=60)
             self._session = aiohttp.ClientSession(
                 connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # API calls carry their credentials; no cookie bookkeeping
                 json_serialize=lambda o: orjson.dumps(o).decode(),
                 auto_decompress=True,
                 skip_auto_headers=("User-Agent",),
@@ -129,7 +132,7 @@ class UpstreamClient:
         started = time.perf_counter()
         try:
             async with self.session.request(
-                method, url, headers=hdrs, data=body_bytes, timeout=client_timeout, allow_redirects=True
+                method, self._url(url), headers=hdrs, data=body_bytes, timeout=client_timeout, allow_redirects=True
             ) as resp:
                 ttfb = (time.perf_counter() - started) * 1000
                 declared = resp.content_length
@@ -163,6 +166,15 @@ class UpstreamClient:
             raise
         except TRANSPORT_ERRORS as exc:
             raise transport_error(self.provider, exc) from exc
+
+    def _url(self, url: str) -> yarl.URL:
+        """``url`` parsed once: an adapter calls the same few URLs over and over."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 256:  # per-request URLs (a prediction's id): keep the cache small
+                self._urls.clear()
+            parsed = self._urls[url] = yarl.URL(url)
+        return parsed
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
