@@ -144,8 +144,9 @@ def render(result: dict) -> str:
     lines = [
         "# Streaming benchmark", "",
         f"Run {result['run_at']}, command `{result['command']}`. Machine: {result['machine']['cpus']} cores "
-        f"({result['machine']['cpu_model']}), shared with other engineers' test runs (load average at start "
-        f"{', '.join(f'{x:.2f}' for x in result['machine']['loadavg_at_start'])}): compare within the run.", "",
+        f"({result['machine']['cpu_model']}), the client, the upstream and the gateway on the same cores (load "
+        f"average at start {', '.join(f'{x:.2f}' for x in result['machine']['loadavg_at_start'])}): compare within "
+        "the run.", "",
         "| partial image | path | p50 ms | p90 ms | p99 ms | n |", "|---|---|---|---|---|---|",
     ]  # fmt: skip
     for r in result["sizes"]:

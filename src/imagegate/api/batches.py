@@ -27,7 +27,7 @@ async def create_batch(request: Request) -> Response:
     work = request.app.state.services.work
     body = await _read_json(request, MAX_CREATE_BODY)
     batch = await work.batches.create(request.state.key_id or "", body)
-    work.runner.wake.set()
+    work.runner.poke("batches")
     return _json(batch)
 
 

@@ -37,7 +37,7 @@ async def cancel_job(request: Request) -> Response:
     row = await asyncio.to_thread(work.jobs.cancel, job_id, _owner(request))
     if row is None:
         raise _not_found(job_id)
-    work.runner.wake.set()
+    work.runner.poke()
     return _json(await work.job(job_id, _owner(request)))
 
 

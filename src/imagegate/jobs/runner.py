@@ -1,8 +1,10 @@
 """The job runner: claims queued jobs and due webhook deliveries from the database and works them.
 
 It runs inside the gateway (``jobs_in_process``, the default) or as ``imagegate worker`` processes; any number of
-runners can share one database. New work in the same process wakes it at once; otherwise it polls every
-``jobs_poll_s``.
+runners can share one database. New work in the same process wakes it at once (``poke``), and such a wake looks
+only at what it was for: a submitted or finished job claims jobs, a new batch looks for batches, a queued webhook for
+deliveries. Everything else (stale leases, other processes' batches and deliveries) is looked at every
+``jobs_poll_s``: a job costs its own few transactions, not a round of every queue's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import functools
 import logging
 import secrets
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import orjson
@@ -38,10 +41,17 @@ class JobRunner:
         self.config = work.config
         self.id = "run_" + secrets.token_hex(8)
         self.wake = asyncio.Event()
+        self._look: set[str] = set()  # what the next wake is for, beside jobs: "batches", "deliveries"
+        self._delivery_due: datetime | None = None  # the next webhook retry, as last read
         self._running: dict[str, asyncio.Task[None]] = {}
         self._sending: set[asyncio.Task[None]] = set()
         self._batch: asyncio.Task[bool] | None = None
         self._loop: asyncio.Task[None] | None = None
+
+    def poke(self, *what: str) -> None:
+        """Wake the runner for new or freed job capacity, and for ``what`` ("batches", "deliveries")."""
+        self._look.update(what)
+        self.wake.set()
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._main(), name="imagegate-job-runner")
@@ -64,50 +74,56 @@ class JobRunner:
             log.info("handed a running batch back to the queue")
 
     async def _main(self) -> None:
+        next_full = 0.0
         while True:
             self.wake.clear()  # before the look: work that arrives during it wakes the next one at once
+            look, self._look = self._look, set()
+            if time.monotonic() >= next_full:  # the periodic look at everything
+                look |= {"recover", "batches", "deliveries"}
+                next_full = time.monotonic() + self.config.poll_s
             try:
-                wait = await self._tick()
+                await self._tick(look)
             except Exception as exc:  # keep running; report without secrets
                 log.warning("job runner tick failed: %s", type(exc).__name__)
-                wait = self.config.poll_s
+            wait = max(0.0, next_full - time.monotonic())
+            if self._delivery_due is not None:
+                wait = min(wait, max(0.0, (self._delivery_due - utcnow()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=wait)
 
-    async def _tick(self) -> float:
-        """Recover stale work, start what is due; returns how long to sleep before the next look."""
+    async def _tick(self, look: set[str]) -> None:
+        """Start the queued jobs there is room for, and what ``look`` names: stale work to recover, a batch, due
+        webhook deliveries."""
         cfg, store = self.config, self.work.jobs
-        requeued, failed = await asyncio.to_thread(store.recover, cfg.max_runs)
-        if requeued:
-            log.info("re-queued %d job(s) whose runner stopped", requeued)
-        for job_id in failed:
-            await self._announce(job_id)
+        if "recover" in look:
+            requeued, failed = await asyncio.to_thread(store.recover, cfg.max_runs)
+            if requeued:
+                log.info("re-queued %d job(s) whose runner stopped", requeued)
+            for job_id in failed:
+                await self._announce(job_id)
         free = cfg.concurrency - len(self._running)
-        for row in await asyncio.to_thread(store.claim, self.id, cfg.lease_s, free):
+        for row in await asyncio.to_thread(store.claim, self.id, cfg.lease_s, free) if free > 0 else ():
             task = asyncio.create_task(self._run(row), name=f"imagegate-job-{row.id}")
             self._running[row.id] = task
             task.add_done_callback(functools.partial(self._forget, row.id))
-        if self._batch is None or self._batch.done():  # one batch at a time per runner
+        if "batches" in look and (self._batch is None or self._batch.done()):  # one batch at a time per runner
             if self._batch is not None and not self._batch.cancelled() and self._batch.exception() is not None:
                 log.warning("batch run failed: %s", type(self._batch.exception()).__name__)
             self._batch = asyncio.create_task(self.work.batches.run_next(self.id), name="imagegate-batch")
             self._batch.add_done_callback(self._batch_done)
-        for delivery in await asyncio.to_thread(self.work.deliveries.claim_due, cfg.webhook_timeout_s + 30, 16):
-            sending = asyncio.create_task(self._deliver(delivery))
-            self._sending.add(sending)
-            sending.add_done_callback(self._sending.discard)
-        wait = cfg.poll_s
-        due = await asyncio.to_thread(self.work.deliveries.next_due)
-        if due is not None:
-            wait = min(wait, max(0.0, (due - utcnow()).total_seconds()))
-        return wait
+        if "deliveries" in look:
+            for delivery in await asyncio.to_thread(self.work.deliveries.claim_due, cfg.webhook_timeout_s + 30, 16):
+                sending = asyncio.create_task(self._deliver(delivery))
+                self._sending.add(sending)
+                sending.add_done_callback(self._sending.discard)
+            self._delivery_due = await asyncio.to_thread(self.work.deliveries.next_due)
 
     # ------------------------------------------------------------------ jobs
 
     def _batch_done(self, task: asyncio.Task[bool]) -> None:
         """A batch that ran may have left another waiting: look again now (not after an idle claim, or it spins)."""
         if not task.cancelled() and task.exception() is None and task.result():
-            self.wake.set()
+            self.poke("batches")
 
     def _forget(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
@@ -127,9 +143,12 @@ class JobRunner:
         except asyncio.CancelledError:
             work.cancel()
             raise
-        if await asyncio.to_thread(store.finish, row.id, self.id, status, result=result, error=error, cost_micros=cost):
+        finished = await asyncio.to_thread(
+            store.finish, row.id, self.id, status, result=result, error=error, cost_micros=cost
+        )
+        if finished and row.webhook_url:
             await self._announce(row.id)
-        self.wake.set()
+        self.poke()  # room for the next job
 
     async def _execute(self, row: JobRow) -> tuple[str, dict | None, dict | None, int]:
         request = codec.load_request(row.request)
@@ -151,7 +170,7 @@ class JobRunner:
         msg_id = new_message_id()
         payload = orjson.dumps({"type": event, "timestamp": utcnow().isoformat(), "data": job_json(row)})
         await asyncio.to_thread(self.work.deliveries.add, row.id, row.owner, event, row.webhook_url, payload, msg_id)
-        self.wake.set()
+        self.poke("deliveries")
 
     # ------------------------------------------------------------------ webhooks
 
@@ -176,4 +195,4 @@ class JobRunner:
                 (time.monotonic() - started) * 1000,
             )
         await asyncio.to_thread(self.work.deliveries.settle, row.id, ok, status, error, cfg.retry_delays_s)
-        self.wake.set()
+        self.poke("deliveries")

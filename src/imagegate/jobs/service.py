@@ -107,14 +107,12 @@ class AsyncWork:
             opts.encode() if opts.mode != "off" else None,
             webhook_url,
         )
-        self.runner.wake.set()
+        self.runner.poke()
         out = job_json(row)
         if secret:
             out["webhook_secret"] = secret
         return out
 
     async def job(self, job_id: str, owner: str) -> dict[str, Any] | None:
-        row = await asyncio.to_thread(self.jobs.get, job_id, owner)
-        if row is None:
-            return None
-        return job_json(row, await asyncio.to_thread(self.jobs.deliveries, job_id))
+        found = await asyncio.to_thread(self.jobs.get_with_deliveries, job_id, owner)
+        return None if found is None else job_json(*found)

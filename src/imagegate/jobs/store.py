@@ -56,10 +56,18 @@ class JobStore:
                 return None
             return row
 
-    def deliveries(self, job_id: str) -> list[WebhookDeliveryRow]:
+    def get_with_deliveries(
+        self, job_id: str, owner: str | None = None
+    ) -> tuple[JobRow, list[WebhookDeliveryRow]] | None:
+        """``get`` and its webhook deliveries in one session (a job without a ``webhook_url`` has none: no query)."""
         with self.db.session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None or (owner is not None and row.owner != owner):
+                return None
+            if not row.webhook_url:
+                return row, []
             stmt = select(WebhookDeliveryRow).where(WebhookDeliveryRow.job_id == job_id)
-            return list(s.scalars(stmt.order_by(WebhookDeliveryRow.created_at)))
+            return row, list(s.scalars(stmt.order_by(WebhookDeliveryRow.created_at)))
 
     def claim(self, runner: str, lease_s: float, limit: int) -> list[JobRow]:
         """Up to ``limit`` queued jobs, oldest first, now running under ``runner``."""

@@ -43,6 +43,9 @@ def _is_memory_sqlite(database: str | None) -> bool:
     return not database or database == ":memory:" or database.startswith("file::memory:")
 
 
+SQLITE_POOL_SIZE = 16
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``. SQLite gets WAL, ``synchronous=NORMAL``, a busy timeout and foreign keys; its parent
     directory is created. PostgreSQL gets pre-ping so replicas survive server restarts."""
@@ -59,7 +62,15 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        # Enough pooled connections for every thread that uses one at once (the event loop's executor, the request
+        # log's writer, the job runner's calls): past the pool, each use would open a connection and run the
+        # pragmas below again, and close it after.
+        engine = create_engine(
+            url,
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=2 * SQLITE_POOL_SIZE,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
