@@ -15,6 +15,7 @@ from imagegate.store.stats import provider_stats
 from imagegate.web.perf import build_snapshot
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+SINCE_MIDNIGHT_S = NOW.hour * 3600 + NOW.minute * 60 + NOW.second
 MODEL = "gemini-3-pro-image-preview"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -32,7 +33,8 @@ def rows(db: Database, n: int, seed: int, *, days: int = 5) -> list[tuple]:
         outcome = rng.choices(["success", "ProviderTimeout", "cancelled"], [8, 2, 1])[0]
         latency = rng.lognormvariate(9.8, 0.5)
         ttfb = latency * 0.97 if rng.random() < 0.9 else None
-        created = NOW - timedelta(days=rng.randrange(days), seconds=rng.randrange(3600))
+        # within the hour before NOW's time of day, but never across midnight (5 days are 5 UTC days at any hour)
+        created = NOW - timedelta(days=rng.randrange(days), seconds=rng.randrange(min(3600, SINCE_MIDNIGHT_S + 1)))
         values = {
             "request_id": f"req_{seed}_{i}", "created_at": created, "model": MODEL, "provider": provider,
             "provider_model_id": "m", "outcome": outcome, "status": None, "error": None, "latency_ms": latency,

@@ -6,6 +6,8 @@ direct path, interleaved round by round against one fake upstream.
 Each ``--variant NAME[:VAR=VALUE,...]`` starts one ``imagegate serve`` with those environment variables;
 ``server=granian`` (not an environment variable) serves the same app with granian instead of uvicorn. For every
 scenario (protocol, payload, concurrency) each target runs ``--rounds`` closed loops, the order rotated every round.
+A scenario's protocol may also be one of imagegate's other surfaces at 2 KB, ``stream``, ``chat`` or ``jobs`` (e.g.
+``jobs:small:16``: an async job submitted and polled, loadgen.py's job mode), against the direct images call.
 Reported per target: requests/s, p50/p99, the gateway's CPU milliseconds and minor page faults per request
 (warm-up included), and its peak RSS. Results: ``results/variants-<stamp>.{json,md}``.
 
@@ -27,7 +29,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import Sample, run_loop  # noqa: E402
 from procs import Proc, machine  # noqa: E402
-from targets import HERE, check_call, direct_call, gateway_call, start_imagegate, start_upstream  # noqa: E402
+from targets import (  # noqa: E402
+    HERE,
+    SURFACE_MARKERS,
+    check_call,
+    direct_call,
+    gateway_call,
+    start_imagegate,
+    start_upstream,
+    surface_call,
+)
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
@@ -70,10 +81,15 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(1.0)
             for spec in args.scenarios.split(","):
                 protocol, payload, conc = spec.split(":")
-                calls = {"direct": direct_call(up_port, protocol, payload)}
+                surface = protocol in SURFACE_MARKERS
+                calls = {"direct": direct_call(up_port, "openai" if surface else protocol, payload)}
                 for name, (_, port) in gateways.items():
-                    call = gateway_call(port, protocol, payload, prefixed=True)
-                    why = check_call(call, "b64_json")
+                    call = (
+                        surface_call(port, protocol)
+                        if surface
+                        else gateway_call(port, protocol, payload, prefixed=True)
+                    )
+                    why = None if protocol == "jobs" else check_call(call, SURFACE_MARKERS.get(protocol, "b64_json"))
                     if why:
                         raise RuntimeError(f"{name}: {why}")
                     calls[name] = call
@@ -93,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                             server=server,
                             upstream=upstream,
                             sample=samples[name],
+                            mode="job" if protocol == "jobs" and name != "direct" else "loop",
                         )
                         faults[name] += server.minor_faults() - f0
                 row = {"protocol": protocol, "payload": payload, "concurrency": int(conc), "targets": {}}
