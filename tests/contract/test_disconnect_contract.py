@@ -56,3 +56,23 @@ def test_disconnect_while_sending_the_body_is_one_line(gateway: ServerProcess) -
     new = gateway.output().splitlines()[before:]
     assert [line for line in new if "disconnected" in line] and len(new) <= 2, new
     assert "Traceback" not in "\n".join(new)
+
+
+def test_disconnect_after_longer_than_the_body_timeout_is_still_seen(
+    fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``body_timeout_s`` limits the wait for the body only: a generation that takes longer still notices the
+    client leaving (its watcher's wait is not timed out), so the provider call is cancelled and logged as 499."""
+    env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off", "IMAGEGATE_BODY_TIMEOUT_S": "0.3"}
+    state = fleet.fleet.states["gemini"]
+    with running_gateway(tmp_path_factory.mktemp("gone-late") / "data", env) as gateway:
+        fleet.call(state.injector.force, "timeout")  # held until the client gives up, past the body timeout
+        try:
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.post(gateway.url + "/v1/images/generations", json={"model": MODEL, "prompt": "a fox"},
+                           timeout=1.5)  # fmt: skip
+            [(row, attempts)] = logged_requests(sqlite_url(gateway))
+        finally:
+            fleet.call(state.injector.forced.clear)
+    assert (row.status, row.error_class) == (499, "CLIENT_DISCONNECTED")
+    assert [(a.provider, a.outcome) for a in attempts] == [("gemini", "cancelled")]

@@ -87,7 +87,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
 
 class BodyTimeout:
-    """ASGI middleware: each ``receive`` of a request body waits at most ``timeout_s``."""
+    """ASGI middleware: each ``receive`` of a request body waits at most ``timeout_s``. Once the body is complete,
+    a ``receive`` only waits for the client to leave (``api/disconnect.py`` watches for it while the answer is
+    made, for as long as that takes): it is not timed."""
 
     def __init__(self, app: Any, timeout_s: float = 30.0) -> None:
         self.app = app
@@ -98,15 +100,21 @@ class BodyTimeout:
             await self.app(scope, receive, send)
             return
         timeout_s = self.timeout_s
+        body_done = False
 
         async def timed_receive() -> Any:
+            nonlocal body_done
+            if body_done:
+                return await receive()
             try:
                 async with asyncio.timeout(timeout_s):
-                    return await receive()
+                    message = await receive()
             except TimeoutError:
                 raise RequestTimeout(
                     f"The request body stopped arriving: nothing came for {timeout_s:g} s (body_timeout_s).",
                     headers={"Connection": "close"},
                 ) from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
 
         await self.app(scope, timed_receive, send)
