@@ -3,22 +3,16 @@ same vote without JavaScript (form POST)."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.helpers_server import ServerProcess
+from tests.web import browser as browser_support
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]  # fmt: skip
-ARTIFACTS = Path(os.environ.get("IMAGEGATE_ARTIFACTS", "/tmp/imagegate-artifacts")) / "arena"
+ARTIFACTS = browser_support.ARTIFACTS / "arena"
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +27,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with browser_support.chromium() as b:
+        yield b
 
 
 def _battles_on_board(page: Page, url: str) -> int:

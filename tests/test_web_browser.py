@@ -23,7 +23,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from imagegate.catalog import load_catalog
 from imagegate.store.db import Database, run_migrations
@@ -31,12 +31,10 @@ from imagegate.store.request_log import ATTEMPT_COLUMNS
 from imagegate.store.stats import provider_stats
 from imagegate.web.model_data import model_url
 from tests.helpers_server import ServerProcess
+from tests.web import browser as browser_support
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(os.environ.get("IMAGEGATE_ARTIFACTS", ROOT / "artifacts")) / "web"
+ARTIFACTS = browser_support.ARTIFACTS / "web"
 JS_DIR = ROOT / "tests" / "js"
 MODEL = "/models/google/gemini-3-pro-image-preview"
 MD_LINK = re.compile(r"\]\(([^)\s]+)\)|(?<![(\w])(https?://[^\s)]+)")
@@ -84,12 +82,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with browser_support.chromium() as b:
+        yield b
 
 
 class Watched:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from imagegate.testing.fleet import Fleet, ThreadedFleet
 from tests.helpers_server import ServerProcess
+from tests.web import browser as browser_support
 
 MASTER = "ig-usage-master-key-0123456789abcdef"
 BODY = {
@@ -21,7 +21,7 @@ BODY = {
     "size": "1024x1024",
     "response_format": "b64_json",
 }
-ARTIFACTS = Path(__file__).resolve().parents[2] / "tmp" / "artifacts"
+ARTIFACTS = browser_support.ARTIFACTS / "usage"
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -88,23 +88,15 @@ def test_a_key_sees_only_itself(site: dict) -> None:
 
 
 def test_usage_page_in_chromium(site: dict) -> None:
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        try:
-            for width, name in ((1200, "usage-desktop"), (375, "usage-phone")):
-                ctx = browser.new_context(viewport={"width": width, "height": 900}, extra_http_headers=bearer(MASTER))
-                page = ctx.new_page()
-                page.goto(site["server"].url + "/usage?by=key")
-                assert page.locator("svg.chart rect").count() >= 2
-                assert page.locator("h2", has_text="Remaining budgets").is_visible()
-                overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-                assert overflow <= 0, f"horizontal scroll at {width}px"
-                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-                ctx.close()
-        finally:
-            browser.close()
+    with browser_support.chromium() as browser:
+        for width, name in ((1200, "usage-desktop"), (375, "usage-phone")):
+            ctx = browser.new_context(viewport={"width": width, "height": 900}, extra_http_headers=bearer(MASTER))
+            page = ctx.new_page()
+            page.goto(site["server"].url + "/usage?by=key")
+            assert page.locator("svg.chart rect").count() >= 2
+            assert page.locator("h2", has_text="Remaining budgets").is_visible()
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"horizontal scroll at {width}px"
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            ctx.close()

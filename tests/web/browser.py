@@ -1,16 +1,19 @@
-"""Headless Chromium (Debian's ``chromium``) driven by Playwright, for the web tests: one browser per module, every
-request to another host blocked and recorded, console errors and page errors collected."""
+"""Headless Chromium (Debian's ``chromium``) driven by Playwright, for every browser test: one browser per module
+(``chromium``), every request to another host blocked and recorded, console errors and page errors collected.
+Screenshots go under ``artifacts/`` (git-ignored), or ``$IMAGEGATE_ARTIFACTS``."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from PIL import Image
+from playwright.sync_api import Browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -22,7 +25,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "tmp" / "artifacts"
+ARTIFACTS = Path(os.environ.get("IMAGEGATE_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Watch:
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator[object]:
+def chromium() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -69,11 +72,11 @@ def chromium() -> Iterator[object]:
 
 
 def screenshot(page, name: str, width: int) -> Path:  # type: ignore[no-untyped-def]
-    """A full-page screenshot at ``width`` px wide, to tmp/artifacts (not committed)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    """A full-page screenshot at ``width`` px wide, to ``artifacts/web`` (not committed)."""
+    (ARTIFACTS / "web").mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": width, "height": 900})
     page.evaluate("window.scrollTo(0, 0)")  # the sticky header stays at the top of a full-page shot
-    path = ARTIFACTS / f"{name}-{width}.png"
+    path = ARTIFACTS / "web" / f"{name}-{width}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 
