@@ -55,10 +55,8 @@ def test_a_value_across_chunks_is_slices_of_the_chunks_themselves() -> None:
     assert all(part.obj is chunk for part, chunk in zip(got.parts, chunks, strict=False))  # no copies
     assert len(got) == len(value) and bytes(got).decode() == value == b64_text(got)
     assert got[:88] == value[:88].encode() and got[65530:65600] == value[65530:65600].encode()
-    assert got[-3:] == value[-3:].encode() and got[5] == value.encode()[5] and got[-1] == value.encode()[-1]
+    assert got[-3:] == value[-3:].encode() and got[10:200:7] == value[10:200:7].encode()
     assert base64.b64decode(contiguous(got)) == base64.b64decode(value)
-    with pytest.raises(IndexError):
-        got[len(value)]
 
 
 def test_an_unterminated_value_is_left_for_the_parser_to_refuse() -> None:

@@ -167,3 +167,9 @@ def test_base64_slices_of_an_upstream_body_are_read_in_place() -> None:
     view = memoryview(body)[13:-2]
     assert sniff_b64(view) == "png" == sniff_b64(bytes(view).decode())
     assert pixel_dimensions(GeneratedImage("image/png", b64=view)) == (300, 200)
+    from imagegate.core.slices import Slices
+    from imagegate.media.formats import png_size
+
+    across = Slices([view[:10], view[10:]])  # the header split over two receive chunks
+    assert png_size(view) == png_size(across) == png_size(bytes(view).decode()) == (300, 200)
+    assert png_size(base64.b64encode(b"GIF89a" + bytes(40))) is None

@@ -99,8 +99,7 @@ def _message(body: dict[str, Any], splicer: Splicer) -> dict[str, Any]:
     images = []
     for d in data:
         b64 = d["b64_json"]
-        head = b64[:88] if isinstance(b64, str) else bytes(b64[:88]).decode("ascii", "replace")
-        mime = MIME_TYPES.get(sniff_b64(head) or "png", "image/png")
+        mime = MIME_TYPES.get(sniff_b64(b64) or "png", "image/png")
         images.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64," + splicer.mark(b64)}})
     return {"content": text, "images": images}
 

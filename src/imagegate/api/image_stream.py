@@ -9,8 +9,6 @@ the completed image, or the first keep-alive, whichever comes first. After that 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +22,7 @@ from imagegate.api.sse import KEEPALIVE, EventStreamResponse, comment, error_eve
 from imagegate.core.errors import GatewayError, InvalidRequest
 from imagegate.core.slices import B64
 from imagegate.core.types import ImageRequest
-from imagegate.media.formats import sniff_b64
+from imagegate.media.formats import png_size, sniff_b64
 from imagegate.pipeline import Gateway, GatewayAnswer
 from imagegate.providers.streaming import PartialImage
 from imagegate.streams import PartialRelay
@@ -166,17 +164,10 @@ def _now() -> int:
 
 
 def _format(b64: B64, req: ImageRequest) -> str:
-    text = b64 if isinstance(b64, str) else bytes(b64[:88]).decode("ascii", "replace")
-    return sniff_b64(text) or req.output_format or "png"
+    return sniff_b64(b64) or req.output_format or "png"
 
 
 def _size(b64: B64) -> str | None:
-    """``WxH`` from a PNG's header (the first 32 bytes); None for other formats."""
-    head = b64[:44] if isinstance(b64, str) else bytes(b64[:44]).decode("ascii", "replace")
-    try:
-        raw = base64.b64decode(head)
-    except (binascii.Error, ValueError):
-        return None
-    if raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR":
-        return None
-    return f"{int.from_bytes(raw[16:20], 'big')}x{int.from_bytes(raw[20:24], 'big')}"
+    """``WxH`` from a PNG's header; None for other formats."""
+    dims = png_size(b64)
+    return f"{dims[0]}x{dims[1]}" if dims else None

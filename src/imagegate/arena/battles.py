@@ -22,7 +22,7 @@ from imagegate.arena.boards import Boards
 from imagegate.arena.ratings import BASE, INIT_RATING, SCALE
 from imagegate.arena.schema import PACKAGED_DIR, Competition
 from imagegate.core.errors import GatewayError, InvalidRequest
-from imagegate.core.slices import Slices
+from imagegate.core.slices import contiguous
 from imagegate.core.types import ImageRequest, InputImage
 from imagegate.media.formats import MIME_TYPES, sniff_format
 from imagegate.media.inspect import inspect_image
@@ -133,9 +133,7 @@ class BattleMaker:
     async def _one(self, comp: Competition, model: str) -> Generated:
         answer = await self.gateway.run(self.request(comp, model))
         item = answer.body["data"][0]
-        data = base64.b64decode(
-            bytes(item["b64_json"]) if isinstance(item["b64_json"], memoryview | Slices) else item["b64_json"]
-        )
+        data = base64.b64decode(contiguous(item["b64_json"]))
         mime = _sniff(data)
         token = await self.blobs.put(data, mime, self.image_ttl_s)
         return Generated(f"{token}.{extension(mime)}", answer.cost_micros)

@@ -1,14 +1,12 @@
 """Base64 held as zero-copy slices of the buffers it arrived in.
 
 An upstream answer of 2 MB arrives as about nine 256 KiB receive chunks. Joining them into one ``bytes`` costs a
-2 MB copy per image (the largest single cost of a 1.5 MB relay after the socket writes); ``providers/b64lift.py``
+2 MB copy per image (about a tenth of the event loop's time relaying 1.5 MB images, by py-spy); ``providers/b64lift.py``
 instead lifts each base64 value out of the chunks as it lies, and the response is written from the same slices
 (``api/encode.py``). A value inside one buffer is a ``memoryview``; one that spans chunks is a ``Slices``.
 """
 
 from __future__ import annotations
-
-from typing import overload
 
 
 class Slices:
@@ -27,20 +25,7 @@ class Slices:
     def __bytes__(self) -> bytes:
         return b"".join(self.parts)
 
-    @overload
-    def __getitem__(self, key: int) -> int: ...
-    @overload
-    def __getitem__(self, key: slice) -> bytes: ...
-    def __getitem__(self, key: int | slice) -> int | bytes:
-        if isinstance(key, int):
-            index = key + self._len if key < 0 else key
-            if not 0 <= index < self._len:
-                raise IndexError("Slices index out of range")
-            for part in self.parts:
-                if index < len(part):
-                    return part[index]
-                index -= len(part)
-        assert isinstance(key, slice)
+    def __getitem__(self, key: slice) -> bytes:
         start, stop, step = key.indices(self._len)
         if step != 1:
             return bytes(self)[key]
@@ -54,15 +39,6 @@ class Slices:
                 break
             pos = end
         return b"".join(out)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Slices):
-            return bytes(self) == bytes(other)
-        if isinstance(other, bytes | bytearray | memoryview):
-            return bytes(self) == other
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"Slices({len(self.parts)} parts, {self._len} bytes)"

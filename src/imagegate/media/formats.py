@@ -75,6 +75,18 @@ def sniff_b64(b64: str | bytes | memoryview | Slices) -> str | None:
         return None
 
 
+def png_size(b64: str | bytes | memoryview | Slices) -> tuple[int, int] | None:
+    """Width and height from a base64 PNG's IHDR chunk (decodes 32 characters, not the image); None when ``b64``
+    is not a PNG."""
+    try:
+        head = base64.b64decode(b64[:32])
+    except (binascii.Error, ValueError):
+        return None
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return None
+
+
 def format_of_mime(mime_type: str | None) -> str | None:
     """``image/jpeg`` -> ``jpeg`` (also ``image/jpg``); None for anything else."""
     if not mime_type:

@@ -7,8 +7,9 @@ out of the body, parses the small remainder, and hands back zero-copy ``memoryvi
 bytes in place of the strings. Base64 never contains a quote or a backslash, so the value ends at the next
 quote; if a backslash (an escape) is found inside, the value is left in the JSON and parsed normally.
 
-``lift_chunks`` does the same over the receive chunks of a body that was never joined: a value that spans chunks
-comes back as ``Slices`` (``core/slices.py``), the chunks' own bytes, and only the small remainder is copied.
+``lift_chunks`` does it over the receive chunks of a body that was never joined (``lift`` is the one-chunk case): a
+value that spans chunks comes back as ``Slices`` (``core/slices.py``), the chunks' own bytes, and only the small
+remainder is copied.
 """
 
 from __future__ import annotations
@@ -23,57 +24,17 @@ MARKER = "\x1a"  # a JSON string value "\u001a<n>" marks a lifted value; never i
 _MIN_LEN = 4096
 
 
-def lift(body: bytes, key: bytes, min_len: int = _MIN_LEN) -> tuple[bytes, list[memoryview]]:
-    """Return ``body`` with long string values of ``key`` replaced by markers, and the lifted values."""
-    needle = b'"' + key + b'"'
-    view = memoryview(body)
-    pieces: list[bytes | memoryview] = []
-    lifted: list[memoryview] = []
-    pos = 0
-    search = 0
-    while True:
-        k = body.find(needle, search)
-        if k < 0:
-            break
-        i = k + len(needle)
-        while i < len(body) and body[i] in b" \t\r\n":
-            i += 1
-        if i >= len(body) or body[i] != 0x3A:  # ':'
-            search = k + 1
-            continue
-        i += 1
-        while i < len(body) and body[i] in b" \t\r\n":
-            i += 1
-        if i >= len(body) or body[i] != 0x22:  # '"': not a string value
-            search = i
-            continue
-        start = i + 1
-        end = body.find(b'"', start)
-        if end < 0:
-            break
-        if end - start < min_len or body.find(b"\\", start, end) >= 0:
-            search = end + 1
-            continue
-        pieces.append(view[pos:start])
-        pieces.append(b"\\u001a%d" % len(lifted))
-        lifted.append(view[start:end])
-        pos = end
-        search = end + 1
-    if not lifted:
-        return body, []
-    pieces.append(view[pos:])
-    return b"".join(pieces), lifted
-
-
 Lifted = memoryview | Slices
 
 
+def lift(body: bytes, key: bytes, min_len: int = _MIN_LEN) -> tuple[bytes, list[Lifted]]:
+    """Return ``body`` with long string values of ``key`` replaced by markers, and the lifted values."""
+    return lift_chunks([body], key, min_len)
+
+
 def lift_chunks(chunks: list[bytes], key: bytes, min_len: int = _MIN_LEN) -> tuple[bytes, list[Lifted]]:
-    """``lift`` over the concatenation of ``chunks`` without making it: the same remainder and values (a value
-    inside one chunk is a ``memoryview``, one across chunks ``Slices``)."""
-    if len(chunks) == 1:
-        small, found = lift(chunks[0], key, min_len)
-        return small, list(found)
+    """``lift`` over the concatenation of ``chunks`` without making it: a value inside one chunk comes back as a
+    ``memoryview``, one across chunks as ``Slices``."""
     return _ChunkLifter(key, min_len).run(chunks)
 
 
@@ -104,6 +65,8 @@ class _ChunkLifter:
             buf = chunk if not self.carry else self.carry + memoryview(chunk)[pos:]
             self.carry = b""
             self._scan(buf, 0 if buf is not chunk else pos)
+        if not self.lifted and len(chunks) == 1:
+            return chunks[0], []  # nothing lifted: the body as it came, not a copy
         if self.value is not None:  # an unterminated string: left in the JSON, for the parser to refuse
             self.small.extend(self.value)
         self.small.append(self.carry)
@@ -180,7 +143,7 @@ def _skip_ws(buf: bytes, i: int) -> int:
     return i
 
 
-def loads_lifting(body: bytes, key: bytes, min_len: int = _MIN_LEN) -> tuple[Any, list[memoryview]]:
+def loads_lifting(body: bytes, key: bytes, min_len: int = _MIN_LEN) -> tuple[Any, list[Lifted]]:
     """``orjson.loads`` with long ``key`` string values lifted out (see ``resolve``)."""
     small, lifted = lift(body, key, min_len)
     return orjson.loads(small), lifted
@@ -192,7 +155,7 @@ def loads_lifting_chunks(chunks: list[bytes], key: bytes, min_len: int = _MIN_LE
     return orjson.loads(small), lifted
 
 
-def resolve(value: Any, lifted: list[memoryview] | list[Lifted]) -> Any:
+def resolve(value: Any, lifted: list[Lifted]) -> Any:
     """The lifted base64 for a marker string, else ``value`` unchanged."""
     if lifted and isinstance(value, str) and value.startswith(MARKER):
         index = value[1:]

@@ -20,7 +20,6 @@ text becomes ``ImageResult.text``; thought parts (reasoning text, interim images
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import re
 from typing import Any
@@ -34,8 +33,9 @@ from imagegate.core.errors import (
     Timeout,
     Unavailable,
 )
-from imagegate.core.slices import B64, Slices
+from imagegate.core.slices import Slices
 from imagegate.core.types import GeneratedImage, ImageResult, InputImage, Usage
+from imagegate.media.formats import png_size
 from imagegate.providers.b64lift import Lifted, resolve
 from imagegate.providers.base import ProviderCall
 from imagegate.providers.http import UpstreamResponse, retry_after_seconds
@@ -138,15 +138,6 @@ def build_body(call: ProviderCall, *, vertex: bool) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- responses
-
-
-def png_size(b64: B64) -> tuple[int, int] | None:
-    """Width and height from a base64 PNG's IHDR chunk (decodes 32 characters, not the image)."""
-    with contextlib.suppress(binascii.Error, ValueError):
-        head = base64.b64decode(b64[:32])
-        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
-            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    return None
 
 
 def parse_response(data: Any, provider: str, *, input_images: int, lifted: list[Lifted] | None = None) -> ImageResult:

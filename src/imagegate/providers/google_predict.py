@@ -14,8 +14,9 @@ from typing import Any
 
 from imagegate.core.errors import BadResponse, ContentPolicy
 from imagegate.core.types import GeneratedImage, ImageResult, Usage
+from imagegate.media.formats import png_size
 from imagegate.providers.base import ProviderCall
-from imagegate.providers.google_common import camel, png_size, raise_for_status
+from imagegate.providers.google_common import camel, raise_for_status
 from imagegate.providers.http import UpstreamResponse
 
 # request.extra keys sent as Imagen parameters (snake_case or camelCase); Vertex-only ones are not sent to Gemini
