@@ -21,6 +21,7 @@ from imagegate.core.errors import (
     Unavailable,
 )
 from imagegate.core.types import ProviderPreferences
+from imagegate.streams import StreamInterrupted
 from imagegate.testing.clock import FakeClock
 from tests.test_router_support import Script, cands, clock, config, cost_of, fail, make_router, names, ok, state
 
@@ -61,11 +62,11 @@ async def test_no_failover_on_non_retryable_errors(state, clock, error) -> None:
     assert snap.get("gemini").failures == 0  # a refusal says nothing bad about the provider's health
 
 
-class BoundStreamFailed(Unavailable):
-    """What a stream bound to its provider raises when that provider fails (``streams.StreamInterrupted``)."""
+class BoundStreamFailed(StreamInterrupted):
+    """``StreamInterrupted`` as the relay raises it when the provider a stream is bound to fails."""
 
-    retryable = False
-    provider_failed = True
+    def __init__(self, message: str, **kw: object) -> None:
+        super().__init__(message, provider_failed=True, **kw)  # type: ignore[arg-type]
 
 
 async def test_a_final_provider_failure_stops_the_route_and_still_counts_against_its_health(state, clock) -> None:

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from imagegate.core.errors import GatewayError, ProviderError
 from imagegate.core.types import Attempt, ImageResult, Usage
@@ -36,6 +36,10 @@ class StreamInterrupted(ProviderError):
     """The provider a stream is bound to failed after partial images went out: no failover any more."""
 
     retryable = False
+
+    def __init__(self, message: str, *, provider_failed: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.provider_failed = provider_failed  # the bound provider failed (a health penalty), or only the binding
 
     def gateway_error(self) -> GatewayError:
         return GatewayError(self.message, status=502, code="STREAM_INTERRUPTED")
@@ -83,12 +87,10 @@ class PartialRelay:
             result = await call(_AttemptSink(self, index, offer))
         except ProviderError as exc:
             if self.bound == index and exc.retryable:
-                interrupted = StreamInterrupted(
+                raise StreamInterrupted(
                     f"{exc.message} (after {self.partials_sent} partial image(s) were sent)",
-                    provider=exc.provider, status=exc.status, reason=exc.reason,
-                )  # fmt: skip
-                interrupted.provider_failed = True  # the bound provider failed: its health pays, not failover
-                raise interrupted from exc
+                    provider=exc.provider, status=exc.status, reason=exc.reason, provider_failed=True,
+                ) from exc  # fmt: skip
             raise
         finally:
             if self.bound == index:

@@ -56,7 +56,7 @@ async def _respond(request: Request, image_request: ImageRequest, stream: bool =
     image_request.key_id = request.state.key_id
     gateway = services.gateway
     principal = request.state.principal
-    dry_run = bool(request.scope["query_string"]) and _dry_run(request)  # most requests have no query string
+    dry_run = _dry_run(request)
     if stream and not dry_run:
         from imagegate.api.image_stream import stream_images
 

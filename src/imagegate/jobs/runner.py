@@ -40,7 +40,7 @@ class JobRunner:
         self.work = work
         self.config = work.config
         self.id = "run_" + secrets.token_hex(8)
-        self.wake = asyncio.Event()
+        self._wake = asyncio.Event()
         self._look: set[str] = set()  # what the next wake is for, beside jobs: "batches", "deliveries"
         self._delivery_due: datetime | None = None  # the next webhook retry, as last read
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -51,7 +51,7 @@ class JobRunner:
     def poke(self, *what: str) -> None:
         """Wake the runner for new or freed job capacity, and for ``what`` ("batches", "deliveries")."""
         self._look.update(what)
-        self.wake.set()
+        self._wake.set()
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._main(), name="imagegate-job-runner")
@@ -76,7 +76,7 @@ class JobRunner:
     async def _main(self) -> None:
         next_full = 0.0
         while True:
-            self.wake.clear()  # before the look: work that arrives during it wakes the next one at once
+            self._wake.clear()  # before the look: work that arrives during it wakes the next one at once
             look, self._look = self._look, set()
             if time.monotonic() >= next_full:  # the periodic look at everything
                 look |= {"recover", "batches", "deliveries"}
@@ -89,7 +89,7 @@ class JobRunner:
             if self._delivery_due is not None:
                 wait = min(wait, max(0.0, (self._delivery_due - utcnow()).total_seconds()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=wait)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def _tick(self, look: set[str]) -> None:
         """Start the queued jobs there is room for, and what ``look`` names: stale work to recover, a batch, due

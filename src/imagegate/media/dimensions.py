@@ -34,14 +34,16 @@ def pixel_dimensions(img: GeneratedImage) -> tuple[int, int] | None:
         return _header_size(img.data)
     if img.b64 is None:
         return None
-    text = img.b64  # str, or a zero-copy slice of the upstream body: sliced before any copy
-    for chunk in (text[:_B64_PREFIX], contiguous(text)):
-        with contextlib.suppress(binascii.Error, ValueError):
-            size = _header_size(base64.b64decode(chunk[: len(chunk) - len(chunk) % 4]))
-            if size is not None:
-                return size
-        if len(chunk) == len(text):
-            break
+    head = img.b64[:_B64_PREFIX]  # a str, or a zero-copy slice of the upstream body: only the prefix is copied
+    size = _b64_header_size(head)
+    if size is None and len(head) < len(img.b64):  # a header longer than the prefix: the whole image, once
+        size = _b64_header_size(contiguous(img.b64))
+    return size
+
+
+def _b64_header_size(b64: str | bytes | memoryview) -> tuple[int, int] | None:
+    with contextlib.suppress(binascii.Error, ValueError):
+        return _header_size(base64.b64decode(b64[: len(b64) - len(b64) % 4]))
     return None
 
 
