@@ -23,6 +23,7 @@ import resource
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 _LATENCY_SAMPLE_CAP = 200_000
 
@@ -161,7 +162,16 @@ async def connect(host: str, port: int) -> ClientProtocol:
     return proto  # type: ignore[return-value]
 
 
-async def loop_worker(args: argparse.Namespace, request: bytes, stats: Stats, t_measure: float, t_end: float) -> None:
+class JobFailed(Exception):
+    pass
+
+
+Exchange = Callable[[ClientProtocol], Awaitable[int]]  # one measured exchange on a connection; its final status
+
+
+async def loop_worker(
+    args: argparse.Namespace, exchange: Exchange, stats: Stats, t_measure: float, t_end: float, *, keep_body: bool
+) -> None:
     proto: ClientProtocol | None = None
     while True:
         t0 = time.perf_counter()
@@ -170,10 +180,11 @@ async def loop_worker(args: argparse.Namespace, request: bytes, stats: Stats, t_
         try:
             if proto is None or proto.transport is None or proto.transport.is_closing():
                 proto = await connect(args.host, args.port)
+                proto.keep_body = keep_body
             t0 = time.perf_counter()
-            status = await asyncio.wait_for(proto.roundtrip(request), args.timeout_s)
+            status = await exchange(proto)
             t1 = time.perf_counter()
-        except (OSError, ConnectionError, TimeoutError) as exc:
+        except (OSError, ConnectionError, TimeoutError, JobFailed, ValueError, KeyError) as exc:
             stats.total += 1
             if t0 >= t_measure:
                 stats.error(type(exc).__name__, str(exc))
@@ -188,23 +199,31 @@ async def loop_worker(args: argparse.Namespace, request: bytes, stats: Stats, t_
             if len(stats.latencies) < _LATENCY_SAMPLE_CAP:
                 stats.latencies.append(t1 - t0)
         else:
-            stats.error(f"http_{status}", proto.first_error_body.decode(errors="replace"))
+            body = bytes(proto.body[:400]) if keep_body else proto.first_error_body
+            stats.error(f"http_{status}", body.decode(errors="replace"))
     if proto is not None and proto.transport is not None:
         proto.transport.close()
 
 
 async def run_loop(args: argparse.Namespace, request: bytes) -> dict:
+    """The closed loop: each connection sends ``request`` again as soon as the last answer is in (``--mode job``:
+    each iteration is one job, submitted and polled to its end)."""
     stats = Stats()
+    jobs = args.mode == "job"
+
+    async def exchange(proto: ClientProtocol) -> int:
+        if jobs:
+            return await one_job(args, proto, request, stats)
+        return await asyncio.wait_for(proto.roundtrip(request), args.timeout_s)
+
     start = time.perf_counter()
     t_measure = start + args.warmup_s
     t_end = t_measure + args.duration_s
-    await asyncio.gather(*(loop_worker(args, request, stats, t_measure, t_end) for _ in range(args.concurrency)))
+    await asyncio.gather(
+        *(loop_worker(args, exchange, stats, t_measure, t_end, keep_body=jobs) for _ in range(args.concurrency))
+    )
     window = t_end - t_measure
-    return summary(stats, window) | {"window_s": window}
-
-
-class JobFailed(Exception):
-    pass
+    return summary(stats, window) | {"window_s": window} | ({"polls": stats.polls} if jobs else {})
 
 
 async def one_job(args: argparse.Namespace, proto: ClientProtocol, submit: bytes, stats: Stats) -> int:
@@ -227,49 +246,6 @@ async def one_job(args: argparse.Namespace, proto: ClientProtocol, submit: bytes
         if state in ("failed", "cancelled"):
             raise JobFailed(f"job {job_id} {state}: {bytes(proto.body)[:300].decode(errors='replace')}")
         await asyncio.sleep(args.poll_interval_s)
-
-
-async def job_worker(args: argparse.Namespace, submit: bytes, stats: Stats, t_measure: float, t_end: float) -> None:
-    proto: ClientProtocol | None = None
-    while True:
-        t0 = time.perf_counter()
-        if t0 >= t_end:
-            break
-        try:
-            if proto is None or proto.transport is None or proto.transport.is_closing():
-                proto = await connect(args.host, args.port)
-                proto.keep_body = True
-            t0 = time.perf_counter()
-            status = await one_job(args, proto, submit, stats)
-            t1 = time.perf_counter()
-        except (OSError, ConnectionError, TimeoutError, JobFailed, ValueError, KeyError) as exc:
-            stats.total += 1
-            if t0 >= t_measure:
-                stats.error(type(exc).__name__, str(exc))
-            proto = None
-            await asyncio.sleep(0.01)
-            continue
-        stats.total += 1
-        if t0 < t_measure or t1 > t_end:
-            continue
-        if status == 200:
-            stats.ok += 1
-            if len(stats.latencies) < _LATENCY_SAMPLE_CAP:
-                stats.latencies.append(t1 - t0)
-        else:
-            stats.error(f"http_{status}", bytes(proto.body[:400]).decode(errors="replace"))
-    if proto is not None and proto.transport is not None:
-        proto.transport.close()
-
-
-async def run_jobs(args: argparse.Namespace, request: bytes) -> dict:
-    stats = Stats()
-    start = time.perf_counter()
-    t_measure = start + args.warmup_s
-    t_end = t_measure + args.duration_s
-    await asyncio.gather(*(job_worker(args, request, stats, t_measure, t_end) for _ in range(args.concurrency)))
-    window = t_end - t_measure
-    return summary(stats, window) | {"window_s": window, "polls": stats.polls}
 
 
 async def once_worker(args: argparse.Namespace, request: bytes, stats: Stats, gate: asyncio.Semaphore) -> None:
@@ -350,7 +326,7 @@ def main() -> None:
     request = build_request(args.host, args.port, args.path, args.body.encode(), headers)
     import uvloop
 
-    runner = {"loop": run_loop, "once": run_once, "job": run_jobs}[args.mode]
+    runner = run_once if args.mode == "once" else run_loop
     result = uvloop.run(runner(args, request))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
