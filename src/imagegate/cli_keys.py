@@ -6,6 +6,7 @@ sees every change at once (the key version stamp, ``tenancy/directory.py``), no 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -146,18 +147,27 @@ def keys_list(
         typer.echo(f"{k['id']}  {k['prefix']}...  {k['name']}  created {k['created_at'][:10]}{revoked}{budget}")
 
 
-@keys_app.command("show")
-def keys_show(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
-    """Show one key (JSON, without its secret)."""
-    store, _ = _tenancy(config, data_dir)
+def _on_key(key_id: str, config: Path | None, data_dir: Path | None, op: Callable[[Any, Any], Any]) -> Any:
+    """``op(store, catalog)`` on the key store; its answer, or exit 1 with ``no key ID`` when it found none (a
+    refused change is one line, exit 2: ``_fail``)."""
+    store, catalog = _tenancy(config, data_dir)
     try:
-        view = store.get(key_id)
+        view = op(store, catalog)
+    except Exception as exc:
+        _fail(exc)
+        raise  # _fail raised already
     finally:
         store.db.dispose()
     if view is None:
         typer.echo(f"no key {key_id}", err=True)
         raise typer.Exit(1)
-    _print(view)
+    return view
+
+
+@keys_app.command("show")
+def keys_show(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Show one key (JSON, without its secret)."""
+    _print(_on_key(key_id, config, data_dir, lambda store, _catalog: store.get(key_id)))
 
 
 @keys_app.command("update")
@@ -181,34 +191,19 @@ def keys_update(
     """Change a key: only the fields given change (like PATCH /v1/admin/keys/{id})."""
     from imagegate.tenancy.policy import parse_key_body
 
-    store, catalog = _tenancy(config, data_dir)
-    try:
+    def update(store: Any, catalog: Any) -> Any:
         body = _body(name, expires_at, model, routing, budget_usd, budget_period, budget_model, rpm, ipm, metadata)
         if no_budget:
             body["budget"] = None
         if no_rate_limits:
             body["rate_limits"] = None
-        view = store.update(key_id, parse_key_body(body, catalog, partial=True))
-    except Exception as exc:
-        _fail(exc)
-        return
-    finally:
-        store.db.dispose()
-    if view is None:
-        typer.echo(f"no key {key_id}", err=True)
-        raise typer.Exit(1)
-    _print(view)
+        return store.update(key_id, parse_key_body(body, catalog, partial=True))
+
+    _print(_on_key(key_id, config, data_dir, update))
 
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Revoke an API key by id: refused by every running server within 1 s."""
-    store, _ = _tenancy(config, data_dir)
-    try:
-        view = store.revoke(key_id)
-    finally:
-        store.db.dispose()
-    if view is None:
-        typer.echo(f"no key {key_id}", err=True)
-        raise typer.Exit(1)
+    _on_key(key_id, config, data_dir, lambda store, _catalog: store.revoke(key_id))
     typer.echo(f"revoked {key_id}")

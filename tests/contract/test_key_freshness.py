@@ -87,6 +87,9 @@ def test_cli_keys_work_without_restart(pair, tmp_path: Path) -> None:  # type: i
     refused_within(a, key)
     refused_within(b, key)
     assert "from-cli" in cli("list").stdout
+    for command in (("show",), ("revoke",), ("update", "--rpm", "1")):
+        missing = cli(command[0], "key_no_such", *command[1:])
+        assert missing.returncode == 1 and "no key key_no_such" in missing.stderr
 
 
 def test_every_worker_of_one_server_knows_a_new_key_and_drops_a_revoked_one(tmp_path: Path) -> None:
