@@ -20,6 +20,7 @@ from PIL import Image
 
 from imagegate.testing.fakes.gemini.batch import WORLD, BatchWorld
 from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.helpers_fleet import running_fleet, running_gateway
 from tests.helpers_server import ServerProcess
 
 MODEL = "gemini/gemini-3-pro-image-preview"
@@ -28,12 +29,8 @@ GEN = "/v1/images/generations"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
-    threaded = ThreadedFleet(Fleet(workdir=tmp_path_factory.mktemp("bfleet"), providers=("gemini",)))
-    threaded.start()
-    try:
+    with running_fleet(Fleet(workdir=tmp_path_factory.mktemp("bfleet"), providers=("gemini",))) as threaded:
         yield threaded
-    finally:
-        threaded.stop()
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +41,8 @@ def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> I
         "IMAGEGATE_BATCH_CONCURRENCY": "3",
         "IMAGEGATE_BATCH_POLL": "0.05",
     }
-    proc = ServerProcess(tmp_path_factory.mktemp("batches") / "data", env=env)
-    try:
-        proc.wait_ready()
+    with running_gateway(tmp_path_factory.mktemp("batches") / "data", env) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from imagegate.testing.fakes.gemini.batch import WORLD
 from imagegate.testing.faults import FaultProfile
 from imagegate.testing.fleet import Fleet, ThreadedFleet
 from tests.contract.test_batches_contract import GEN, line, read_jsonl, wait_batch
+from tests.helpers_fleet import running_fleet
 from tests.helpers_server import ServerProcess
 
 HANG = FaultProfile(p50_ms=600_000, p95_ms=600_000)
@@ -23,12 +24,8 @@ HANG = FaultProfile(p50_ms=600_000, p95_ms=600_000)
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[ThreadedFleet]:
-    threaded = ThreadedFleet(Fleet(workdir=tmp_path / "fleet", providers=("gemini",), profiles={"gemini": HANG}))
-    threaded.start()
-    try:
+    with running_fleet(Fleet(workdir=tmp_path / "fleet", providers=("gemini",), profiles={"gemini": HANG})) as threaded:
         yield threaded
-    finally:
-        threaded.stop()
 
 
 def _env(fleet: ThreadedFleet) -> dict[str, str]:

@@ -17,17 +17,14 @@ from openai import OpenAI
 from PIL import Image
 
 from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.helpers_fleet import running_fleet
 from tests.helpers_server import ServerProcess
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
-    threaded = ThreadedFleet(Fleet(workdir=tmp_path_factory.mktemp("fleet")))
-    threaded.start()
-    try:
+    with running_fleet(Fleet(workdir=tmp_path_factory.mktemp("fleet"))) as threaded:
         yield threaded
-    finally:
-        threaded.stop()
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from PIL import Image
 
 from imagegate.media.sizes import pixel_size
 from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.helpers_fleet import running_fleet, running_gateway
 from tests.helpers_server import ServerProcess
 
 NANO = "gemini-3-pro-image-preview"
@@ -27,12 +28,8 @@ IMAGE_OUT = {"modalities": ["image", "text"]}
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
-    threaded = ThreadedFleet(Fleet(workdir=tmp_path_factory.mktemp("fleet")))
-    threaded.start()
-    try:
+    with running_fleet(Fleet(workdir=tmp_path_factory.mktemp("fleet"))) as threaded:
         yield threaded
-    finally:
-        threaded.stop()
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +40,8 @@ def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> I
         "IMAGEGATE_STREAM_KEEPALIVE": "0.05",
         "IMAGEGATE_ALLOW_PRIVATE_IMAGE_URLS": "true",
     }  # the image server below is on loopback
-    proc = ServerProcess(tmp_path_factory.mktemp("chat") / "data", env=env)
-    try:
-        proc.wait_ready()
+    with running_gateway(tmp_path_factory.mktemp("chat") / "data", env) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture

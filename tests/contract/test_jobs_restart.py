@@ -15,6 +15,7 @@ from standardwebhooks import Webhook
 from imagegate.testing.faults import FaultProfile
 from imagegate.testing.fleet import Fleet, ThreadedFleet
 from tests.contract.test_jobs_contract import wait_job
+from tests.helpers_fleet import running_fleet
 from tests.helpers_server import ServerProcess
 from tests.webhook_receiver import Receiver
 
@@ -23,12 +24,8 @@ HANG = FaultProfile(p50_ms=600_000, p95_ms=600_000)  # the first gateway's call 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[ThreadedFleet]:
-    threaded = ThreadedFleet(Fleet(workdir=tmp_path / "fleet", providers=("gemini",), profiles={"gemini": HANG}))
-    threaded.start()
-    try:
+    with running_fleet(Fleet(workdir=tmp_path / "fleet", providers=("gemini",), profiles={"gemini": HANG})) as threaded:
         yield threaded
-    finally:
-        threaded.stop()
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])

@@ -15,6 +15,7 @@ from openai import OpenAI
 from PIL import Image
 
 from imagegate.testing.fleet import Fleet, ThreadedFleet
+from tests.helpers_fleet import running_fleet, running_gateway
 from tests.helpers_server import ServerProcess
 
 MODEL = "gemini-3-pro-image-preview"
@@ -22,23 +23,15 @@ MODEL = "gemini-3-pro-image-preview"
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedFleet]:
-    threaded = ThreadedFleet(Fleet(workdir=tmp_path_factory.mktemp("fleet")))
-    threaded.start()
-    try:
+    with running_fleet(Fleet(workdir=tmp_path_factory.mktemp("fleet"))) as threaded:
         yield threaded
-    finally:
-        threaded.stop()
 
 
 @pytest.fixture(scope="module")
 def gateway(fleet: ThreadedFleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     env = {**fleet.fleet.env(), "IMAGEGATE_PLACEHOLDER": "off"}
-    proc = ServerProcess(tmp_path_factory.mktemp("e2e") / "data", env=env)
-    try:
-        proc.wait_ready()
+    with running_gateway(tmp_path_factory.mktemp("e2e") / "data", env) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
