@@ -74,6 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--nginx", default=None, help="nginx binary (default: nginx on PATH, or /usr/sbin/nginx)")
     p.add_argument(
+        "--nginx-buffered",
+        action="store_true",
+        help="also an nginx path with proxy_buffering on (64 x 64 KiB buffers), named nginx-buffered",
+    )
+    p.add_argument(
         "--loadgen",
         choices=("raw", "wrk"),
         default="raw",
@@ -155,12 +160,13 @@ def start_gateways(
         skipped["nginx"] = f"no nginx {where}: install it with `apt-get install -y nginx`"
         log(skipped["nginx"])
     else:
-        try:
-            gateways["nginx"] = start_nginx(workdir, up_port, nginx)
-            log(f"nginx up on port {gateways['nginx'][1]}")
-        except RuntimeError as exc:
-            skipped["nginx"] = str(exc)[-1500:]
-            log(f"nginx skipped: {exc}")
+        for name, buffering in (("nginx", False), ("nginx-buffered", True))[: 2 if args.nginx_buffered else 1]:
+            try:
+                gateways[name] = start_nginx(workdir / name, up_port, nginx, buffering=buffering)
+                log(f"{name} up on port {gateways[name][1]}")
+            except RuntimeError as exc:
+                skipped[name] = str(exc)[-1500:]
+                log(f"{name} skipped: {exc}")
     try:
         gateways["imagegate"] = start_imagegate(workdir, up_port)
         log(f"imagegate up on port {gateways['imagegate'][1]}")
@@ -201,7 +207,7 @@ def calls_for(
     calls = {"direct": direct}
     for name, (_, port) in gateways.items():
         marker = "b64_json"
-        if name == "nginx":
+        if name.startswith("nginx"):
             call = relay_call(port, direct)
             marker = "b64_json" if protocol == "openai" else "inlineData"
         elif name == "portkey":

@@ -205,7 +205,8 @@ def nginx_config(workdir: Path, port: int, upstream_port: int, *, buffering: boo
     ``proxy_buffering on`` with 64 x 64 KiB buffers (a 2.1 MB answer fits in memory; ``proxy_max_temp_file_size 0``
     forbids temp files anyway): 16 concurrent, 4 interleaved rounds of 3 s, raw generator, 2026-12-01 23:23 UTC on a
     busy machine: 773 vs 479 req/s and 0.71 vs 1.72 CPU ms per request (64 concurrent: 623 vs 349 req/s); with a
-    64 KiB or 256 KiB buffer, off gave 665 and 761 req/s. ``buffering=True`` writes the other configuration.
+    64 KiB or 256 KiB buffer, off gave 665 and 761 req/s. ``buffering=True`` writes the other configuration
+    (``run.py --nginx-buffered`` measures both side by side: ``results/nginx-buffering-20261202T0117.md``).
     """
     tmp = workdir / "nginx-tmp"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -255,6 +256,7 @@ http {{
 def start_nginx(workdir: Path, upstream_port: int, nginx: str, *, buffering: bool = False) -> tuple[Proc, int]:
     """Debian's nginx (master + one worker, measured together), with a config written into the workdir."""
     port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "nginx.conf"
     conf.write_text(nginx_config(workdir, port, upstream_port, buffering=buffering))
     argv = [nginx, "-c", str(conf), "-p", str(workdir), "-e", str(workdir / "nginx-error.log")]
