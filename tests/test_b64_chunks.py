@@ -65,9 +65,11 @@ def test_an_unterminated_value_is_left_for_the_parser_to_refuse() -> None:
         loads_lifting_chunks([body[:5000], body[5000:]], b"b64_json")
 
 
-async def test_a_large_upstream_answer_is_relayed_from_its_receive_chunks() -> None:
-    """Real loopback HTTP: a 3 MB answer read by ``UpstreamClient`` arrives in chunks, is lifted across them and
-    is written back out as the same bytes, the base64 never joined."""
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_large_upstream_answer_is_relayed_without_joining_it(chunked: bool) -> None:
+    """Real loopback HTTP, a 3 MB answer read by ``UpstreamClient``. With a Content-Length it is read into one
+    buffer of that length and the base64 is a slice of it; sent chunked, it stays in its receive chunks and is
+    lifted across them. Either way it is written back out as those same bytes, the base64 never joined."""
     from aiohttp import web
     from aiohttp.test_utils import TestServer
 
@@ -78,8 +80,16 @@ async def test_a_large_upstream_answer_is_relayed_from_its_receive_chunks() -> N
     answer = {"created": 1, "data": [{"b64_json": value, "revised_prompt": "p"}], "usage": {"output_tokens": 3}}
     raw = orjson.dumps(answer)
 
-    async def handler(_request: web.Request) -> web.Response:
-        return web.Response(body=raw, content_type="application/json")
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if not chunked:
+            return web.Response(body=raw, content_type="application/json")
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        for start in range(0, len(raw), 300_000):
+            await resp.write(raw[start : start + 300_000])
+        await resp.write_eof()
+        return resp
 
     app = web.Application()
     app.router.add_post("/v1/images/generations", handler)
@@ -91,9 +101,16 @@ async def test_a_large_upstream_answer_is_relayed_from_its_receive_chunks() -> N
             await client.aclose()
     data, lifted = resp.json_lifting(b"b64_json")
     got = resolve(data["data"][0]["b64_json"], lifted)
-    assert isinstance(got, Slices) and len(got.parts) > 1 and bytes(got).decode() == value
+    if chunked:
+        assert isinstance(got, Slices) and len(got.parts) > 1 and bytes(got).decode() == value
+        views = got.parts
+    else:
+        (buffer,) = resp._chunks  # one buffer of the declared length, read straight from the socket
+        assert isinstance(buffer, bytearray) and len(buffer) == len(raw)
+        assert isinstance(got, memoryview) and got.obj is buffer and bytes(got).decode() == value
+        views = [got]
     data["data"][0]["b64_json"] = got
     parts = encode_answer(data)
-    assert [p for p in parts if isinstance(p, memoryview)] == got.parts  # one body message per receive chunk
+    assert [p for p in parts if isinstance(p, memoryview)] == views  # the received bytes themselves go out
     assert orjson.loads(b"".join(bytes(p) for p in parts)) == answer
     assert resp.body == raw  # the joined body, on demand

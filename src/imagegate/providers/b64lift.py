@@ -14,6 +14,7 @@ remainder is copied.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -25,14 +26,15 @@ _MIN_LEN = 4096
 
 
 Lifted = memoryview | Slices
+Chunk = bytes | bytearray  # a receive chunk, or the one buffer a declared-length body was read into
 
 
-def lift(body: bytes, key: bytes, min_len: int = _MIN_LEN) -> tuple[bytes, list[Lifted]]:
+def lift(body: bytes, key: bytes, min_len: int = _MIN_LEN) -> tuple[Chunk, list[Lifted]]:
     """Return ``body`` with long string values of ``key`` replaced by markers, and the lifted values."""
     return lift_chunks([body], key, min_len)
 
 
-def lift_chunks(chunks: list[bytes], key: bytes, min_len: int = _MIN_LEN) -> tuple[bytes, list[Lifted]]:
+def lift_chunks(chunks: Sequence[Chunk], key: bytes, min_len: int = _MIN_LEN) -> tuple[Chunk, list[Lifted]]:
     """``lift`` over the concatenation of ``chunks`` without making it: a value inside one chunk comes back as a
     ``memoryview``, one across chunks as ``Slices``."""
     return _ChunkLifter(key, min_len).run(chunks)
@@ -55,7 +57,7 @@ class _ChunkLifter:
         self.escaped = False
         self.carry = b""
 
-    def run(self, chunks: list[bytes]) -> tuple[bytes, list[Lifted]]:
+    def run(self, chunks: Sequence[Chunk]) -> tuple[Chunk, list[Lifted]]:
         for chunk in chunks:
             pos = 0
             if self.value is not None:
@@ -72,7 +74,7 @@ class _ChunkLifter:
         self.small.append(self.carry)
         return b"".join(self.small), self.lifted
 
-    def _inside(self, chunk: bytes) -> int:
+    def _inside(self, chunk: Chunk) -> int:
         """Extend the open value with ``chunk``; where its closing quote is, or -1 when it goes on."""
         assert self.value is not None
         end = chunk.find(b'"')
@@ -96,7 +98,7 @@ class _ChunkLifter:
             self.lifted.append(pieces[0] if len(pieces) == 1 else Slices(pieces))
         self.escaped = False
 
-    def _scan(self, buf: bytes, pos: int) -> None:
+    def _scan(self, buf: Chunk, pos: int) -> None:
         """Search ``buf[pos:]`` (outside any value) for lifted values; the tail that may start one is carried."""
         view = memoryview(buf)
         needle, n = self.needle, len(buf)
@@ -137,7 +139,7 @@ class _ChunkLifter:
         self.carry = bytes(view[keep:])
 
 
-def _skip_ws(buf: bytes, i: int) -> int:
+def _skip_ws(buf: Chunk, i: int) -> int:
     while i < len(buf) and buf[i] in b" \t\r\n":
         i += 1
     return i
@@ -149,7 +151,7 @@ def loads_lifting(body: bytes, key: bytes, min_len: int = _MIN_LEN) -> tuple[Any
     return orjson.loads(small), lifted
 
 
-def loads_lifting_chunks(chunks: list[bytes], key: bytes, min_len: int = _MIN_LEN) -> tuple[Any, list[Lifted]]:
+def loads_lifting_chunks(chunks: Sequence[Chunk], key: bytes, min_len: int = _MIN_LEN) -> tuple[Any, list[Lifted]]:
     """``loads_lifting`` over a body's receive chunks (never joined)."""
     small, lifted = lift_chunks(chunks, key, min_len)
     return orjson.loads(small), lifted

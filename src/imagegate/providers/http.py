@@ -1,11 +1,16 @@
-"""Shared upstream HTTP plumbing for adapters: pooled aiohttp sessions, timeouts, capped bodies,
-time to first byte, and the mapping of transport failures onto typed provider errors."""
+"""Shared upstream HTTP plumbing for adapters: pooled keep-alive connections, timeouts, capped bodies, time to
+first byte, and the mapping of transport failures onto typed provider errors.
+
+Calls with a JSON or bytes body (or none) go through ``h1.H1Pool``, a lean HTTP/1.1 client that reads a large body
+into one buffer; multipart bodies (``aiohttp.FormData``) and streamed answers (``session``) use aiohttp."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -15,7 +20,8 @@ import orjson
 import yarl
 
 from imagegate.core.errors import BadResponse, ProviderError, Timeout, Unavailable
-from imagegate.providers.b64lift import Lifted, loads_lifting_chunks
+from imagegate.providers.b64lift import Chunk, Lifted, loads_lifting_chunks
+from imagegate.providers.h1 import BodyCutShort, BodyTooLarge, H1Pool
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # 64 MiB: a 4K PNG as base64 fits comfortably
 
@@ -37,23 +43,23 @@ class UpstreamResponse:
         self,
         status: int,
         headers: Any,  # multidict, case-insensitive
-        body: bytes | list[bytes],
+        body: bytes | Sequence[Chunk],
         ttfb_ms: float,
         elapsed_ms: float,
         provider: str = "",
     ) -> None:
         self.status = status
         self.headers = headers
-        self._chunks = [body] if isinstance(body, bytes) else body
+        self._chunks: list[Chunk] = [body] if isinstance(body, bytes) else list(body)
         self.ttfb_ms = ttfb_ms
         self.elapsed_ms = elapsed_ms
         self.provider = provider
 
     @property
     def body(self) -> bytes:
-        if len(self._chunks) != 1:
+        if len(self._chunks) != 1 or not isinstance(self._chunks[0], bytes):
             self._chunks = [b"".join(self._chunks)]
-        return self._chunks[0]
+        return self._chunks[0]  # type: ignore[return-value]
 
     def json_lifting(self, key: bytes) -> tuple[Any, list[Lifted]]:
         """``json()`` with long base64 values of ``key`` kept as zero-copy slices of the received chunks (see
@@ -93,6 +99,7 @@ class UpstreamClient:
         self.max_body = max_body
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        self._pool: H1Pool | None = None
         self._urls: dict[str, yarl.URL] = {}
 
     @property
@@ -125,10 +132,12 @@ class UpstreamClient:
         if json is not None:
             hdrs.setdefault("Content-Type", "application/json")
         total = min(timeout, self.timeouts.total) if timeout is not None else self.timeouts.total
+        cap = max_body or self.max_body
+        if body_bytes is None or isinstance(body_bytes, bytes | bytearray):
+            return await self._lean(method, url, hdrs, body_bytes, total, cap)
         client_timeout = aiohttp.ClientTimeout(
             total=total, sock_connect=self.timeouts.connect, sock_read=self.timeouts.read
         )
-        cap = max_body or self.max_body
         started = time.perf_counter()
         try:
             async with self.session.request(
@@ -167,6 +176,33 @@ class UpstreamClient:
         except TRANSPORT_ERRORS as exc:
             raise transport_error(self.provider, exc) from exc
 
+    async def _lean(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | bytearray | None, total: float, cap: int
+    ) -> UpstreamResponse:
+        if self._pool is None:
+            self._pool = H1Pool(connect_s=self.timeouts.connect, keepalive_s=60.0, limit=self._limit)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            answer = await self._pool.request(
+                method, url, headers.items(), body, read_s=self.timeouts.read, total_s=total, cap=cap
+            )
+        except BodyTooLarge as exc:
+            size = f"of {exc.declared} bytes " if exc.declared is not None else ""
+            raise BadResponse(
+                f"upstream body {size}exceeds the {cap} byte cap", provider=self.provider, status=exc.status
+            ) from None
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(self.provider, exc) from exc
+        return UpstreamResponse(
+            status=answer.status,
+            headers=answer.headers,
+            body=answer.chunks or [b""],
+            ttfb_ms=(answer.first_byte_at - started) * 1000,
+            elapsed_ms=(loop.time() - started) * 1000,
+            provider=self.provider,
+        )
+
     def _url(self, url: str) -> yarl.URL:
         """``url`` parsed once: an adapter calls the same few URLs over and over."""
         parsed = self._urls.get(url)
@@ -180,6 +216,9 @@ class UpstreamClient:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+        self._pool = None
 
 
 TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, ConnectionError, OSError)
@@ -189,7 +228,7 @@ def transport_error(provider: str, exc: BaseException) -> ProviderError:
     """The typed error for a transport failure (timeout, cut-short body, refused or reset connection)."""
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return Timeout(f"{provider}: upstream timed out", provider=provider)
-    if isinstance(exc, aiohttp.ClientPayloadError):
+    if isinstance(exc, aiohttp.ClientPayloadError | BodyCutShort):
         return Unavailable(f"{provider}: upstream body was cut short", provider=provider)
     return Unavailable(f"{provider}: connection failed ({type(exc).__name__})", provider=provider)
 
