@@ -69,10 +69,17 @@ class Origin:
     host: str
     port: int
 
+    def url(self, target: str) -> str:
+        return f"{self.scheme}://{self._bracketed}:{self.port}{target}"
+
+    @property
+    def _bracketed(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal keeps its brackets
+
     @property
     def host_header(self) -> str:
         default = 443 if self.scheme == "https" else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
+        return self._bracketed if self.port == default else f"{self._bracketed}:{self.port}"
 
 
 class _Connection(asyncio.BufferedProtocol):
@@ -131,12 +138,15 @@ class _Connection(asyncio.BufferedProtocol):
         try:
             assert self._parser is not None
             self._parser.feed_data(self._scratch_view[:nbytes])
-        except BodyTooLarge as exc:
-            self._fail(exc)
         except httptools.HttpParserUpgrade:
             self._fail(BodyCutShort("the upstream switched protocols"))
         except httptools.HttpParserError as exc:
-            self._fail(BodyCutShort(f"the upstream broke HTTP/1.1 ({exc})"))
+            # httptools wraps what a callback raised (BodyTooLarge) in HttpParserCallbackError, as its __context__
+            raised = exc.__context__
+            if isinstance(raised, BodyTooLarge | BodyCutShort):
+                self._fail(raised)
+            else:
+                self._fail(BodyCutShort(f"the upstream broke HTTP/1.1 ({exc})"))
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -154,6 +164,10 @@ class _Connection(asyncio.BufferedProtocol):
             self._fail(BodyCutShort("the upstream closed the connection before the body was complete"))
 
     # httptools callbacks
+    def on_message_begin(self) -> None:
+        if self._complete:  # bytes after the answer (another one, or garbage): stop, the connection is not reusable
+            raise BodyCutShort("the upstream sent bytes after its answer")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_pairs.append((name.decode("latin-1"), value.decode("latin-1")))
 
@@ -175,7 +189,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._length = length
         if length > self._cap:
             raise BodyTooLarge(self._status, length)
-        if length >= DIRECT_READ_MIN:
+        if length >= DIRECT_READ_MIN and self._status not in (204, 304):  # those two never carry a body
             self._direct = bytearray(length)
             self._direct_view = memoryview(self._direct)
 
@@ -254,6 +268,7 @@ class H1Pool:
         self._idle: dict[Origin, list[_Connection]] = {}
         self._tls = tls  # None: the default context (certificates and host names checked), made on first use
         self._slots = asyncio.Semaphore(limit) if limit > 0 else None
+        self._heads: dict[tuple[str, str, tuple[tuple[str, str], ...]], tuple[Origin, bytes]] = {}
         self._closed = False
 
     async def request(
@@ -267,44 +282,49 @@ class H1Pool:
         total_s: float,
         cap: int,
     ) -> H1Answer:
-        """One request, redirects followed; the whole body read (at most ``cap`` bytes)."""
+        """One request, redirects followed; the whole body read (at most ``cap`` bytes). Not for ``HEAD`` (the
+        parser would wait for the body its headers announce)."""
+        if method == "HEAD":
+            raise ValueError("H1Pool does not send HEAD requests")
         deadline = time.monotonic() + total_s
-        origin, target = split_url(url)
-        hdrs = list(headers)
+        hdrs = tuple(headers)
         for _ in range(MAX_REDIRECTS + 1):
-            answer = await self._once(method, origin, target, hdrs, body, read_s, deadline, cap)
+            origin, head = self._head(method, url, hdrs)
+            if body or method in ("POST", "PUT", "PATCH"):
+                head += b"Content-Length: %d\r\n\r\n" % len(body or b"")
+            else:
+                head += b"\r\n"
+            if self._slots is not None:
+                async with self._slots:
+                    answer = await self._exchange(origin, head, body, read_s, deadline, cap)
+            else:
+                answer = await self._exchange(origin, head, body, read_s, deadline, cap)
             location = answer.headers.get("Location")
             if answer.status not in _REDIRECTS or not location:
                 return answer
             next_origin, target = split_url(location, origin)
             if answer.status == 303 or (answer.status in (301, 302) and method == "POST"):
                 method, body = "GET", None
-                hdrs = [(k, v) for k, v in hdrs if k.lower() not in ("content-type", "content-length")]
+                hdrs = tuple((k, v) for k, v in hdrs if k.lower() not in ("content-type", "content-length"))
             if next_origin != origin:
-                hdrs = [(k, v) for k, v in hdrs if k.lower() != "authorization"]
-            origin = next_origin
+                hdrs = tuple((k, v) for k, v in hdrs if k.lower() != "authorization")
+            url = next_origin.url(target)
         raise BodyCutShort(f"more than {MAX_REDIRECTS} redirects")
 
-    async def _once(
-        self,
-        method: str,
-        origin: Origin,
-        target: str,
-        headers: list[tuple[str, str]],
-        body: bytes | bytearray | None,
-        read_s: float,
-        deadline: float,
-        cap: int,
-    ) -> H1Answer:
-        head = request_head(method, origin, target, headers, len(body) if body else None)
-        if self._slots is not None:
-            async with self._slots:
-                return await self._exchange(method, origin, head, body, read_s, deadline, cap)
-        return await self._exchange(method, origin, head, body, read_s, deadline, cap)
+    def _head(self, method: str, url: str, headers: tuple[tuple[str, str], ...]) -> tuple[Origin, bytes]:
+        """The origin and the request head up to its length line, made once per (method, URL, headers): an adapter
+        sends the same few."""
+        key = (method, url, headers)
+        made = self._heads.get(key)
+        if made is None:
+            if len(self._heads) >= 256:  # per-request URLs (a prediction's id): keep the cache small
+                self._heads.clear()
+            origin, target = split_url(url)
+            made = self._heads[key] = (origin, request_head(method, origin, target, headers))
+        return made
 
     async def _exchange(
         self,
-        method: str,
         origin: Origin,
         head: bytes,
         body: bytes | bytearray | None,
@@ -416,11 +436,12 @@ def split_url(url: str, base: Origin | None = None) -> tuple[Origin, str]:
     scheme = scheme.lower()
     if not sep or scheme not in ("http", "https"):
         raise ValueError(f"not an http(s) URL: {url[:80]!r}")
-    authority, slash, path = rest.partition("/")
+    end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    authority, target = rest[:end], rest[end:]
     authority = authority.rsplit("@", 1)[-1]  # credentials in a URL are never sent
-    target = slash + path if slash else "/"
-    if "#" in target:
-        target = target.split("#", 1)[0]
+    target = target.split("#", 1)[0]
+    if not target.startswith("/"):
+        target = "/" + target
     if authority.startswith("["):  # IPv6 literal
         host, _, port_text = authority[1:].partition("]")
         port_text = port_text.lstrip(":")
@@ -432,7 +453,8 @@ def split_url(url: str, base: Origin | None = None) -> tuple[Origin, str]:
     return Origin(scheme, host, port), target
 
 
-def request_head(method: str, origin: Origin, target: str, headers: list[tuple[str, str]], length: int | None) -> bytes:
+def request_head(method: str, origin: Origin, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
+    """The request line and headers, without the length line and the blank line that end the head."""
     lines = [f"{method} {target} HTTP/1.1", f"Host: {origin.host_header}"]
     seen_encoding = False
     for name, value in headers:
@@ -443,12 +465,9 @@ def request_head(method: str, origin: Origin, target: str, headers: list[tuple[s
         lines.append(f"{name}: {value}")
     if not seen_encoding:
         lines.append("Accept-Encoding: gzip, deflate")
-    if length is not None or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {length or 0}")
-    text = "\r\n".join(lines)
-    if "\n" in text.replace("\r\n", "") or "\r" in text.replace("\r\n", ""):
-        raise ValueError("a header name or value holds a line break")
-    return (text + "\r\n\r\n").encode("latin-1")
+    if any("\r" in line or "\n" in line for line in lines):
+        raise ValueError("the request line or a header holds a line break")
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 
 
 def decoded(answer: H1Answer, cap: int) -> H1Answer:
