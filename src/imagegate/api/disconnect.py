@@ -12,6 +12,7 @@ from typing import TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.timeouts import DISCONNECT_HOOK
 from imagegate.pipeline import CLIENT_CLOSED
 
 log = logging.getLogger("imagegate.api")
@@ -24,11 +25,31 @@ class ClientGone(Exception):
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     """Await ``work`` (the pipeline run); if the client disconnects first, cancel it (the run then logs the request
-    as 499 and cancels its provider calls) and raise ``ClientGone``. Needs the request body fully read: after it,
-    the next ASGI message can only be ``http.disconnect``."""
+    as 499 and cancels its provider calls) and raise ``ClientGone``. Under ``imagegate serve`` the protocol calls
+    back on disconnect (``DISCONNECT_HOOK``); under another server a task waits for ``http.disconnect``, which needs
+    the request body fully read: after it, the next ASGI message can only be that."""
     task = asyncio.current_task()
     assert task is not None
     gone = False
+    hook = request.scope.get("extensions", {}).get(DISCONNECT_HOOK)
+    if hook is not None:  # imagegate's uvicorn protocol calls back when the connection is lost: no watcher task
+
+        def on_gone() -> None:
+            nonlocal gone
+            gone = True
+            task.cancel()
+
+        if hook(on_gone):
+            on_gone()
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            task.uncancel()
+            raise ClientGone() from None
+        finally:
+            hook(None)
 
     async def watch() -> None:
         nonlocal gone

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -25,6 +26,10 @@ _408 = (
 )
 
 HEADER_TIMEOUT_ENV = "IMAGEGATE_HEADER_TIMEOUT_S"  # what ``imagegate serve`` hands its workers
+# ASGI scope extension: ``scope["extensions"][DISCONNECT_HOOK](callback)`` asks the protocol to call ``callback`` when
+# the connection is lost (``None`` withdraws it); it returns True when the connection is already gone.
+# ``api/disconnect.py`` uses it instead of a task waiting on ``receive()`` per request.
+DISCONNECT_HOOK = "imagegate.on_disconnect"
 
 
 class RequestTimeout(GatewayError):
@@ -41,6 +46,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._on_gone: Callable[[], None] | None = None
 
     @classmethod
     def _timeout(cls) -> float:
@@ -64,10 +70,18 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        callback, self._on_gone = self._on_gone, None
+        if callback is not None:
+            callback()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope["extensions"] = {DISCONNECT_HOOK: self._watch_disconnect}  # type: ignore[dict-item]
         self._arm()
+
+    def _watch_disconnect(self, callback: Callable[[], None] | None) -> bool:
+        self._on_gone = callback
+        return self.transport.is_closing() or (self.cycle is not None and self.cycle.disconnected)
 
     def on_headers_complete(self) -> None:
         self._disarm()
