@@ -112,7 +112,7 @@ def serve(
     os.environ["IMAGEGATE_DATA_DIR"] = str(settings.data_dir.resolve())
     if config:
         os.environ["IMAGEGATE_CONFIG"] = str(Path(config).resolve())
-    from imagegate.api.timeouts import HEADER_TIMEOUT_ENV, HeaderTimeoutProtocol
+    from imagegate.api.protocol import HEADER_TIMEOUT_ENV, GatewayProtocol
 
     os.environ[HEADER_TIMEOUT_ENV] = str(settings.header_timeout_s)
     from imagegate.api import serving
@@ -124,7 +124,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http=HeaderTimeoutProtocol,  # httptools with a header read timeout (imagegate.api.timeouts)
+        http=GatewayProtocol,  # httptools with a header read timeout and more (imagegate.api.protocol)
         access_log=False,
         proxy_headers=False,  # nothing reads the client address or scheme; saves a middleware per request
         log_level="info",

@@ -12,7 +12,7 @@ from typing import TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from imagegate.api.timeouts import DISCONNECT_HOOK
+from imagegate.api.protocol import DISCONNECT_HOOK
 from imagegate.pipeline import CLIENT_CLOSED
 
 log = logging.getLogger("imagegate.api")
