@@ -10,6 +10,7 @@ import datetime
 import gzip
 import ipaddress
 import random
+import socket
 import ssl
 import time
 import zlib
@@ -29,6 +30,7 @@ from imagegate.providers.h1 import (
     H1Pool,
     Origin,
     ReadTimeout,
+    Resolver,
     ServerDisconnected,
     request_head,
     split_url,
@@ -931,3 +933,89 @@ async def test_a_304_announcing_a_large_length_carries_no_body(pool: H1Pool) -> 
             answer = await pool.request("GET", server.url(), [], None, read_s=1, total_s=1, cap=CAP)
             assert answer.status == 304 and b"".join(answer.chunks) == b""
         assert server.connections == 1
+
+
+# --- names: looked up once, shared, every address tried ------------------------------------------------------------
+
+
+class FrontResolver(Resolver):
+    """The real lookup, with ``first`` addresses put in front of what it found."""
+
+    def __init__(self, first: list[tuple[int, str]] | None = None) -> None:
+        super().__init__(ttl_s=300.0)
+        self.first = first or []
+
+    async def resolve(self, host: str, port: int) -> list[tuple[int, str]]:
+        found = await super().resolve(host, port)
+        return self.first + found
+
+
+async def test_a_host_name_is_looked_up_once_for_many_new_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    lookups: list[str] = []
+
+    async def counted(host: str, *args: object, **kwargs: object) -> list:  # type: ignore[type-arg]
+        lookups.append(host)
+        return await real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "getaddrinfo", counted)
+    held = asyncio.Event()
+
+    async def hold_then_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _index: int) -> None:
+        await read_request(reader)
+        await held.wait()  # every request in flight at once: one new connection each
+        writer.write(answer(b"ok"))
+        await writer.drain()
+
+    pool = H1Pool(connect_s=2.0)
+    try:
+        async with RawServer(hold_then_answer) as server:
+            url = f"http://localhost:{server.port}/"
+            call = pool.request
+            calls = [asyncio.ensure_future(call("GET", url, [], None, read_s=5, total_s=5, cap=CAP)) for _ in range(8)]
+            while server.connections < 8:
+                await asyncio.sleep(0)
+            held.set()
+            answers = await asyncio.gather(*calls)
+        assert [b"".join(a.chunks) for a in answers] == [b"ok"] * 8
+        assert server.connections == 8 and lookups == ["localhost"]  # eight connections, one lookup
+    finally:
+        await pool.close()
+
+
+async def test_ip_literals_are_not_looked_up() -> None:
+    resolver = Resolver()
+    assert await resolver.resolve("127.0.0.1", 80) == [(socket.AF_INET, "127.0.0.1")]
+    assert await resolver.resolve("::1", 80) == [(socket.AF_INET6, "::1")]
+
+
+async def test_an_address_that_refuses_is_passed_over_for_the_next() -> None:
+    refusing = socket.socket()
+    refusing.bind(("127.0.0.2", 0))  # bound, never listening: connecting to its port is refused
+    pool = H1Pool(connect_s=2.0)
+    try:
+        async with RawServer(serve_forever) as server:
+            # the server listens on 127.0.0.1 only; 127.0.0.2 (same port) refuses
+            pool._resolver = FrontResolver(first=[(socket.AF_INET, "127.0.0.2")])
+            body = await get(pool, f"http://localhost:{server.port}/")
+        assert body == b"ok" and server.connections == 1
+    finally:
+        refusing.close()
+        await pool.close()
+
+
+async def test_when_no_address_answers_the_name_is_looked_up_again() -> None:
+    resolver = FrontResolver()
+    pool = H1Pool(connect_s=2.0)
+    pool._resolver = resolver
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            await get(pool, f"http://localhost:{port}/")
+        assert ("localhost", port) not in resolver._known
+    finally:
+        closed.close()
+        await pool.close()

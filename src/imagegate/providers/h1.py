@@ -19,6 +19,8 @@ subclasses, which ``providers/http.transport_error`` maps onto typed provider er
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 import time
 import zlib
@@ -83,13 +85,14 @@ class Origin:
 
 
 class _Connection(asyncio.BufferedProtocol):
-    """One keep-alive connection; one request at a time."""
+    """One keep-alive connection; one request at a time. ``scratch`` is the pool's read buffer, shared by all its
+    connections: every read is handed to ``buffer_updated`` and parsed (the parser copies what it keeps) before the
+    loop reads from another socket, so a connection in flight costs no buffer of its own."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, scratch: memoryview) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
-        self._scratch = bytearray(_SCRATCH)
-        self._scratch_view = memoryview(self._scratch)
+        self._scratch_view = scratch
         self.closed = False
         self.idle_since = 0.0
         self._reset(None, 0)
@@ -262,6 +265,7 @@ class H1Pool:
         keepalive_s: float = 60.0,
         limit: int = 0,
         tls: ssl.SSLContext | None = None,
+        dns_ttl_s: float = 300.0,
     ) -> None:
         self.connect_s = connect_s
         self.keepalive_s = keepalive_s
@@ -269,6 +273,8 @@ class H1Pool:
         self._tls = tls  # None: the default context (certificates and host names checked), made on first use
         self._slots = asyncio.Semaphore(limit) if limit > 0 else None
         self._heads: dict[tuple[str, str, tuple[tuple[str, str], ...]], tuple[Origin, bytes]] = {}
+        self._resolver = Resolver(dns_ttl_s)
+        self._scratch = memoryview(bytearray(_SCRATCH))
         self._closed = False
 
     async def request(
@@ -382,16 +388,26 @@ class H1Pool:
         timeout = max(0.0, min(self.connect_s, deadline - time.monotonic()))
         try:
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(loop),
-                    origin.host,
-                    origin.port,
-                    ssl=tls,
-                    server_hostname=origin.host if tls else None,
-                )
+                addresses = await self._resolver.resolve(origin.host, origin.port)
+                error: OSError | None = None
+                for family, address in addresses:  # each address in turn until one answers
+                    try:
+                        _, conn = await loop.create_connection(
+                            lambda: _Connection(loop, self._scratch),
+                            address,
+                            origin.port,
+                            family=family,
+                            ssl=tls,
+                            server_hostname=origin.host if tls else None,
+                        )
+                        return conn
+                    except OSError as exc:
+                        error = exc
+                self._resolver.forget(origin.host, origin.port)  # none answered: look the name up again next time
+                assert error is not None
+                raise error
         except TimeoutError as exc:
             raise ReadTimeout(f"connecting to {origin.host}:{origin.port} timed out") from exc
-        return conn
 
     async def close(self) -> None:
         self._closed = True
@@ -399,6 +415,54 @@ class H1Pool:
             for conn in idle:
                 conn.close()
         self._idle.clear()
+
+
+class Resolver:
+    """A host name's addresses, kept for ``ttl_s`` (a burst of new connections to one provider looks it up once;
+    lookups of one name in flight at the same time share one). IP literals are not looked up."""
+
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        self.ttl_s = ttl_s
+        self._known: dict[tuple[str, int], tuple[float, list[tuple[int, str]]]] = {}
+        self._pending: dict[tuple[str, int], asyncio.Future[list[tuple[int, str]]]] = {}
+
+    async def resolve(self, host: str, port: int) -> list[tuple[int, str]]:
+        """``[(family, address), ...]`` to connect to, in the resolver's order."""
+        try:
+            ip = ipaddress.ip_address(host)
+            return [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, host)]
+        except ValueError:
+            pass
+        key = (host, port)
+        known = self._known.get(key)
+        if known is not None and known[0] > time.monotonic():
+            return known[1]
+        pending = self._pending.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        loop = asyncio.get_running_loop()
+        pending = self._pending[key] = loop.create_future()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses: list[tuple[int, str]] = list(
+                dict.fromkeys((int(family), str(sockaddr[0])) for family, _, _, _, sockaddr in infos)
+            )
+            if not addresses:
+                raise OSError(f"no address for {host}")
+            if len(self._known) >= 1024:
+                self._known.clear()
+            self._known[key] = (time.monotonic() + self.ttl_s, addresses)
+            pending.set_result(addresses)
+            return addresses
+        except BaseException as exc:
+            pending.set_exception(exc if isinstance(exc, Exception) else OSError(f"the lookup of {host} stopped"))
+            pending.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            del self._pending[key]
+
+    def forget(self, host: str, port: int) -> None:
+        self._known.pop((host, port), None)
 
 
 class _Watch:
