@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
@@ -28,7 +29,11 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    """``req_`` + the time in milliseconds (12 hex digits) + 96 random bits (24): unguessable, and in time order, so
+    the request log's indexes on the id (the requests key, attempts.request_id) grow at their end instead of taking
+    each insert at a random place. With 200,000 requests logged on SQLite, the writer spends 24-28 us of CPU per
+    request instead of 63-68 (``bench/hotpath/request_ids.py``)."""
+    return f"req_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(12)}"
 
 
 def api_endpoint(handler: Handler) -> Handler:
