@@ -7,9 +7,7 @@ The fake is served over TLS (self-signed, loopback) because the SDK only turns `
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
-import ipaddress
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,12 +19,9 @@ from PIL import Image
 
 from imagegate.testing.fakes.replicate import E005, VERSION_ID, ReplicateFakeState, create_app
 from imagegate.testing.faults import FaultProfile
+from tests.helpers_tls import self_signed_cert
 
 replicate = pytest.importorskip("replicate")
-x509 = pytest.importorskip("cryptography.x509")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
 from replicate.exceptions import ModelError, ReplicateError  # noqa: E402
 from replicate.helpers import FileOutput  # noqa: E402
 
@@ -43,28 +38,7 @@ INPUT = {
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 class Fake:

@@ -6,9 +6,8 @@ test needs byte-exact control (a stale keep-alive close, a body cut short, garba
 from __future__ import annotations
 
 import asyncio
-import datetime
+import contextlib
 import gzip
-import ipaddress
 import random
 import socket
 import ssl
@@ -27,6 +26,7 @@ from imagegate.providers.h1 import (
     MAX_REDIRECTS,
     BodyCutShort,
     BodyTooLarge,
+    H1Answer,
     H1Pool,
     Origin,
     ReadTimeout,
@@ -36,6 +36,7 @@ from imagegate.providers.h1 import (
     split_url,
 )
 from imagegate.providers.http import HttpTimeouts, UpstreamClient
+from tests.helpers_tls import self_signed_cert
 
 CAP = 64 * 1024 * 1024
 
@@ -123,12 +124,16 @@ async def serve_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 # --- aiohttp servers ---------------------------------------------------------------------------------------------
 
 
-async def start_app(routes: list[web.RouteDef], tls: ssl.SSLContext | None = None) -> TestServer:
+@contextlib.asynccontextmanager
+async def app_server(routes: list[web.RouteDef], tls: ssl.SSLContext | None = None) -> AsyncIterator[TestServer]:
     app = web.Application()
     app.add_routes(routes)
     server = TestServer(app, host="127.0.0.1", scheme="https" if tls else "http")
     await server.start_server(ssl=tls)
-    return server
+    try:
+        yield server
+    finally:
+        await server.close()
 
 
 def url_of(server: TestServer, path: str) -> str:
@@ -142,8 +147,22 @@ async def pool() -> AsyncIterator[H1Pool]:
     await p.close()
 
 
+async def fetch(
+    pool: H1Pool,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes | None = None,
+    *,
+    cap: int = CAP,
+    read_s: float = 5.0,
+    total_s: float = 5.0,
+) -> H1Answer:
+    return await pool.request(method, url, headers or [], body, read_s=read_s, total_s=total_s, cap=cap)
+
+
 async def get(pool: H1Pool, url: str, *, cap: int = CAP, read_s: float = 5.0, total_s: float = 5.0) -> bytes:
-    ans = await pool.request("GET", url, [], None, read_s=read_s, total_s=total_s, cap=cap)
+    ans = await fetch(pool, "GET", url, cap=cap, read_s=read_s, total_s=total_s)
     return b"".join(ans.chunks)
 
 
@@ -157,11 +176,8 @@ async def test_content_length_body_of_64k_or_more_is_read_into_one_bytearray(poo
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=data)
 
-    server = await start_app([web.get("/big", big)])
-    try:
-        ans = await pool.request("GET", url_of(server, "/big"), [], None, read_s=5, total_s=5, cap=CAP)
-    finally:
-        await server.close()
+    async with app_server([web.get("/big", big)]) as server:
+        ans = await fetch(pool, "GET", url_of(server, "/big"))
     assert ans.status == 200
     assert int(ans.headers["Content-Length"]) == size
     assert len(ans.chunks) == 1
@@ -174,11 +190,8 @@ async def test_small_content_length_body_comes_back_complete(pool: H1Pool) -> No
     async def small(request: web.Request) -> web.Response:
         return web.Response(body=b'{"ok": true}', content_type="application/json")
 
-    server = await start_app([web.get("/small", small)])
-    try:
-        ans = await pool.request("GET", url_of(server, "/small"), [], None, read_s=5, total_s=5, cap=CAP)
-    finally:
-        await server.close()
+    async with app_server([web.get("/small", small)]) as server:
+        ans = await fetch(pool, "GET", url_of(server, "/small"))
     assert ans.status == 200
     assert ans.headers["Content-Type"] == "application/json"
     assert b"".join(ans.chunks) == b'{"ok": true}'
@@ -197,11 +210,8 @@ async def test_chunked_body_comes_back_complete(pool: H1Pool) -> None:
         await resp.write_eof()
         return resp
 
-    server = await start_app([web.get("/chunked", chunked)])
-    try:
-        ans = await pool.request("GET", url_of(server, "/chunked"), [], None, read_s=5, total_s=5, cap=CAP)
-    finally:
-        await server.close()
+    async with app_server([web.get("/chunked", chunked)]) as server:
+        ans = await fetch(pool, "GET", url_of(server, "/chunked"))
     assert ans.status == 200
     assert "chunked" in ans.headers["Transfer-Encoding"].lower()
     assert b"".join(ans.chunks) == b"".join(parts)
@@ -228,12 +238,9 @@ async def test_two_sequential_requests_reuse_one_connection(pool: H1Pool) -> Non
         peers.append(request.transport.get_extra_info("peername"))
         return web.Response(body=b"hello")
 
-    server = await start_app([web.get("/", hello)])
-    try:
+    async with app_server([web.get("/", hello)]) as server:
         assert await get(pool, url_of(server, "/")) == b"hello"
         assert await get(pool, url_of(server, "/")) == b"hello"
-    finally:
-        await server.close()
     assert len(peers) == 2
     assert peers[0] == peers[1]
 
@@ -355,12 +362,9 @@ async def test_declared_length_over_cap_raises_body_too_large(pool: H1Pool, size
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=payload(size), status=201)
 
-    server = await start_app([web.get("/big", big)])
-    try:
+    async with app_server([web.get("/big", big)]) as server:
         with pytest.raises(BodyTooLarge) as info:
             await get(pool, url_of(server, "/big"), cap=cap)
-    finally:
-        await server.close()
     assert info.value.status == 201
     assert info.value.declared == size
 
@@ -375,12 +379,9 @@ async def test_chunked_body_over_cap_raises_body_too_large(pool: H1Pool) -> None
         await resp.write_eof()
         return resp
 
-    server = await start_app([web.get("/chunked", chunked)])
-    try:
+    async with app_server([web.get("/chunked", chunked)]) as server:
         with pytest.raises(BodyTooLarge) as info:
             await get(pool, url_of(server, "/chunked"), cap=5000)
-    finally:
-        await server.close()
     assert info.value.status == 200
     assert info.value.declared is None
 
@@ -398,14 +399,13 @@ async def test_body_over_cap_via_upstream_client_is_bad_response(chunked: bool) 
         await resp.write_eof()
         return resp
 
-    server = await start_app([web.get("/big", big)])
     client = UpstreamClient("x", max_body=4321)
-    try:
-        with pytest.raises(BadResponse, match="4321 byte cap") as info:
-            await client.request("GET", url_of(server, "/big"))
-    finally:
-        await client.aclose()
-        await server.close()
+    async with app_server([web.get("/big", big)]) as server:
+        try:
+            with pytest.raises(BadResponse, match="4321 byte cap") as info:
+                await client.request("GET", url_of(server, "/big"))
+        finally:
+            await client.aclose()
     assert info.value.status == 200
     assert ("10000 bytes" in str(info.value)) is not chunked
 
@@ -533,11 +533,8 @@ async def test_compressed_answer_is_inflated(pool: H1Pool, encoding: str, compre
         offered.append(request.headers.get("Accept-Encoding", ""))
         return web.Response(body=compress(data), headers={"Content-Encoding": encoding})
 
-    server = await start_app([web.get("/z", handler)])
-    try:
+    async with app_server([web.get("/z", handler)]) as server:
         assert await get(pool, url_of(server, "/z")) == data
-    finally:
-        await server.close()
     assert offered == ["gzip, deflate"]
 
 
@@ -548,25 +545,19 @@ async def test_inflated_body_over_cap_raises_body_too_large(pool: H1Pool) -> Non
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=bomb, headers={"Content-Encoding": "gzip"})
 
-    server = await start_app([web.get("/z", handler)])
-    try:
+    async with app_server([web.get("/z", handler)]) as server:
         with pytest.raises(BodyTooLarge):
             await get(pool, url_of(server, "/z"), cap=100_000)
         assert len(await get(pool, url_of(server, "/z"), cap=1_000_000)) == 1_000_000  # exactly the cap is fine
-    finally:
-        await server.close()
 
 
 async def test_unknown_content_encoding_raises_body_cut_short(pool: H1Pool) -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=b"\x1b\x00 not really brotli", headers={"Content-Encoding": "br"})
 
-    server = await start_app([web.get("/br", handler)])
-    try:
+    async with app_server([web.get("/br", handler)]) as server:
         with pytest.raises(BodyCutShort, match="br"):
             await get(pool, url_of(server, "/br"))
-    finally:
-        await server.close()
 
 
 # --- 9. redirects ----------------------------------------------------------------------------------------------------
@@ -591,19 +582,8 @@ def redirect(status: int, location: str) -> Callable[[web.Request], Awaitable[we
 
 async def test_302_from_post_becomes_get_and_is_followed(pool: H1Pool) -> None:
     echo = Echo()
-    server = await start_app([web.post("/from", redirect(302, "/echo")), web.route("*", "/echo", echo)])
-    try:
-        ans = await pool.request(
-            "POST",
-            url_of(server, "/from"),
-            [("Content-Type", "application/json")],
-            b'{"a": 1}',
-            read_s=5,
-            total_s=5,
-            cap=CAP,
-        )
-    finally:
-        await server.close()
+    async with app_server([web.post("/from", redirect(302, "/echo")), web.route("*", "/echo", echo)]) as server:
+        ans = await fetch(pool, "POST", url_of(server, "/from"), [("Content-Type", "application/json")], b'{"a": 1}')
     assert ans.status == 200
     assert b"".join(ans.chunks) == b"echoed"
     [(method, body, headers)] = echo.seen
@@ -616,19 +596,8 @@ async def test_302_from_post_becomes_get_and_is_followed(pool: H1Pool) -> None:
 @pytest.mark.parametrize("status", [307, 308])
 async def test_307_and_308_keep_method_and_body(pool: H1Pool, status: int) -> None:
     echo = Echo()
-    server = await start_app([web.post("/from", redirect(status, "/echo")), web.route("*", "/echo", echo)])
-    try:
-        ans = await pool.request(
-            "POST",
-            url_of(server, "/from"),
-            [("Content-Type", "application/json")],
-            b'{"a": 1}',
-            read_s=5,
-            total_s=5,
-            cap=CAP,
-        )
-    finally:
-        await server.close()
+    async with app_server([web.post("/from", redirect(status, "/echo")), web.route("*", "/echo", echo)]) as server:
+        ans = await fetch(pool, "POST", url_of(server, "/from"), [("Content-Type", "application/json")], b'{"a": 1}')
     assert ans.status == 200
     [(method, body, headers)] = echo.seen
     assert method == "POST"
@@ -638,17 +607,12 @@ async def test_307_and_308_keep_method_and_body(pool: H1Pool, status: int) -> No
 
 async def test_redirect_to_another_origin_drops_authorization(pool: H1Pool) -> None:
     echo = Echo()
-    other = await start_app([web.get("/echo", echo)])
-    other_port = other.port
-    server = await start_app([web.get("/from", redirect(302, url_of(other, "/echo")))])
-    try:
-        ans = await pool.request(
-            "GET", url_of(server, "/from"), [("Authorization", "Bearer s3cret"), ("X-Keep", "1")], None,
-            read_s=5, total_s=5, cap=CAP,
-        )  # fmt: skip
-    finally:
-        await server.close()
-        await other.close()
+    async with (
+        app_server([web.get("/echo", echo)]) as other,
+        app_server([web.get("/from", redirect(302, url_of(other, "/echo")))]) as server,
+    ):
+        other_port = other.port
+        ans = await fetch(pool, "GET", url_of(server, "/from"), [("Authorization", "Bearer s3cret"), ("X-Keep", "1")])
     assert ans.status == 200
     [(_, _, headers)] = echo.seen
     assert "Authorization" not in headers
@@ -658,13 +622,8 @@ async def test_redirect_to_another_origin_drops_authorization(pool: H1Pool) -> N
 
 async def test_redirect_on_the_same_origin_keeps_authorization(pool: H1Pool) -> None:
     echo = Echo()
-    server = await start_app([web.get("/from", redirect(301, "/echo")), web.get("/echo", echo)])
-    try:
-        ans = await pool.request(
-            "GET", url_of(server, "/from"), [("Authorization", "Bearer s3cret")], None, read_s=5, total_s=5, cap=CAP
-        )
-    finally:
-        await server.close()
+    async with app_server([web.get("/from", redirect(301, "/echo")), web.get("/echo", echo)]) as server:
+        ans = await fetch(pool, "GET", url_of(server, "/from"), [("Authorization", "Bearer s3cret")])
     assert ans.status == 200
     [(_, _, headers)] = echo.seen
     assert headers["Authorization"] == "Bearer s3cret"
@@ -677,12 +636,9 @@ async def test_more_than_max_redirects_raises(pool: H1Pool) -> None:
         hits.append(1)
         return web.Response(status=302, headers={"Location": "/loop"})
 
-    server = await start_app([web.get("/loop", loop)])
-    try:
+    async with app_server([web.get("/loop", loop)]) as server:
         with pytest.raises(BodyCutShort, match="redirects"):
             await get(pool, url_of(server, "/loop"))
-    finally:
-        await server.close()
     assert len(hits) == MAX_REDIRECTS + 1
 
 
@@ -691,35 +647,7 @@ async def test_more_than_max_redirects_raises(pool: H1Pool) -> None:
 
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 def server_tls(cert_key: tuple[Path, Path]) -> ssl.SSLContext:
@@ -734,16 +662,15 @@ async def test_https_with_a_trusted_self_signed_certificate_reads_a_large_body(s
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=data)
 
-    server = await start_app([web.get("/big", big)], tls=server_tls(self_signed))
     pool = H1Pool(tls=ssl.create_default_context(cafile=str(self_signed[0])))
-    try:
-        url = url_of(server, "/big")
-        assert url.startswith("https://")
-        ans = await pool.request("GET", url, [], None, read_s=5, total_s=5, cap=CAP)
-        again = await pool.request("GET", url, [], None, read_s=5, total_s=5, cap=CAP)
-    finally:
-        await pool.close()
-        await server.close()
+    async with app_server([web.get("/big", big)], tls=server_tls(self_signed)) as server:
+        try:
+            url = url_of(server, "/big")
+            assert url.startswith("https://")
+            ans = await fetch(pool, "GET", url)
+            again = await fetch(pool, "GET", url)
+        finally:
+            await pool.close()
     assert len(ans.chunks) == 1
     assert ans.chunks[0] == data
     assert b"".join(again.chunks) == data
@@ -753,14 +680,13 @@ async def test_https_default_context_refuses_a_self_signed_certificate(self_sign
     async def hello(request: web.Request) -> web.Response:
         return web.Response(body=b"hello")
 
-    server = await start_app([web.get("/", hello)], tls=server_tls(self_signed))
     pool = H1Pool()
-    try:
-        with pytest.raises(ssl.SSLCertVerificationError) as info:
-            await get(pool, url_of(server, "/"))
-    finally:
-        await pool.close()
-        await server.close()
+    async with app_server([web.get("/", hello)], tls=server_tls(self_signed)) as server:
+        try:
+            with pytest.raises(ssl.SSLCertVerificationError) as info:
+                await get(pool, url_of(server, "/"))
+        finally:
+            await pool.close()
     assert isinstance(info.value, OSError)
 
 
@@ -775,7 +701,7 @@ async def test_https_default_context_refuses_a_self_signed_certificate(self_sign
 async def test_header_with_a_line_break_raises_before_anything_is_sent(pool: H1Pool, header: tuple[str, str]) -> None:
     async with RawServer(serve_forever) as server:
         with pytest.raises(ValueError, match="line break"):
-            await pool.request("GET", server.url(), [header], None, read_s=1, total_s=1, cap=CAP)
+            await fetch(pool, "GET", server.url(), [header])
         assert server.connections == 0
 
 
@@ -815,7 +741,7 @@ async def test_the_length_line_is_sent_for_bodies_and_posts_only(pool: H1Pool) -
 
     async with RawServer(handler) as server:
         for method, body in (("GET", None), ("POST", None), ("POST", b"abc")):
-            answer = await pool.request(method, server.url(), [], body, read_s=1, total_s=1, cap=CAP)
+            answer = await fetch(pool, method, server.url(), body=body)
             assert bytes(b"".join(answer.chunks)) == b"ok"
     assert b"Content-Length" not in heads[0] and heads[0].endswith(b"\r\n\r\n")
     assert b"Content-Length: 0\r\n\r\n" in heads[1]
@@ -824,7 +750,7 @@ async def test_the_length_line_is_sent_for_bodies_and_posts_only(pool: H1Pool) -
 
 async def test_head_requests_are_refused(pool: H1Pool) -> None:
     with pytest.raises(ValueError, match="HEAD"):
-        await pool.request("HEAD", "http://127.0.0.1:9/", [], None, read_s=1, total_s=1, cap=CAP)
+        await fetch(pool, "HEAD", "http://127.0.0.1:9/")
 
 
 @pytest.mark.parametrize(
@@ -887,7 +813,7 @@ async def test_100_continue_before_the_answer_is_skipped(pool: H1Pool, separate_
             await writer.drain()
 
     async with RawServer(handler) as server:
-        ans = await pool.request("POST", server.url(), [], b"body", read_s=5, total_s=5, cap=CAP)
+        ans = await fetch(pool, "POST", server.url(), body=b"body")
         assert ans.status == 200
         assert b"".join(ans.chunks) == b"the real one"
         assert ans.headers["X-Final"] == "1"
@@ -914,7 +840,7 @@ async def test_bytes_after_a_complete_answer_stop_the_connection_being_reused(po
             await writer.drain()
 
     async with RawServer(handler) as server:
-        first = await pool.request("GET", server.url(), [], None, read_s=5, total_s=5, cap=CAP)
+        first = await fetch(pool, "GET", server.url())
         assert first.status == 200
         assert b"".join(first.chunks) == b"answer 0"
         assert await get(pool, server.url()) == b"answer 1"
@@ -930,7 +856,7 @@ async def test_a_304_announcing_a_large_length_carries_no_body(pool: H1Pool) -> 
 
     async with RawServer(handler) as server:
         for _ in range(2):  # and the connection is reused
-            answer = await pool.request("GET", server.url(), [], None, read_s=1, total_s=1, cap=CAP)
+            answer = await fetch(pool, "GET", server.url())
             assert answer.status == 304 and b"".join(answer.chunks) == b""
         assert server.connections == 1
 
@@ -972,8 +898,7 @@ async def test_a_host_name_is_looked_up_once_for_many_new_connections(monkeypatc
     try:
         async with RawServer(hold_then_answer) as server:
             url = f"http://localhost:{server.port}/"
-            call = pool.request
-            calls = [asyncio.ensure_future(call("GET", url, [], None, read_s=5, total_s=5, cap=CAP)) for _ in range(8)]
+            calls = [asyncio.ensure_future(fetch(pool, "GET", url)) for _ in range(8)]
             while server.connections < 8:
                 await asyncio.sleep(0)
             held.set()
