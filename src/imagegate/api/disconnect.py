@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -25,40 +25,17 @@ class ClientGone(Exception):
 
 async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
     """Await ``work`` (the pipeline run); if the client disconnects first, cancel it (the run then logs the request
-    as 499 and cancels its provider calls) and raise ``ClientGone``. Under ``imagegate serve`` the protocol calls
-    back on disconnect (``DISCONNECT_HOOK``); under another server a task waits for ``http.disconnect``, which needs
-    the request body fully read: after it, the next ASGI message can only be that."""
+    as 499 and cancels its provider calls) and raise ``ClientGone``."""
     task = asyncio.current_task()
     assert task is not None
     gone = False
-    hook = request.scope.get("extensions", {}).get(DISCONNECT_HOOK)
-    if hook is not None:  # imagegate's uvicorn protocol calls back when the connection is lost: no watcher task
 
-        def on_gone() -> None:
-            nonlocal gone
-            gone = True
-            task.cancel()
-
-        if hook(on_gone):
-            on_gone()
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not gone:
-                raise
-            task.uncancel()
-            raise ClientGone() from None
-        finally:
-            hook(None)
-
-    async def watch() -> None:
+    def on_gone() -> None:
         nonlocal gone
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
         gone = True
         task.cancel()
 
-    watcher = asyncio.ensure_future(watch())
+    stop_watching = _watch(request, on_gone)
     try:
         return await work
     except asyncio.CancelledError:
@@ -67,9 +44,36 @@ async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
         task.uncancel()
         raise ClientGone() from None
     finally:
+        await stop_watching()
+
+
+def _watch(request: Request, on_gone: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """Call ``on_gone`` when the client disconnects; returns what stops watching. Under ``imagegate serve`` the
+    protocol calls back (``DISCONNECT_HOOK``); under another server a task waits for ``http.disconnect``, which
+    needs the request body fully read: after it, the next ASGI message can only be that."""
+    hook = request.scope.get("extensions", {}).get(DISCONNECT_HOOK)
+    if hook is not None:
+        if hook(on_gone):  # already gone
+            on_gone()
+
+        async def unhook() -> None:
+            hook(None)
+
+        return unhook
+
+    async def wait() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        on_gone()
+
+    watcher = asyncio.ensure_future(wait())
+
+    async def stop() -> None:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await watcher
+
+    return stop
 
 
 def client_gone(request: Request, while_doing: str) -> Response:
