@@ -117,6 +117,17 @@ async def answer_each(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
         await writer.drain()
 
 
+def replies(data: bytes) -> Handler:
+    """A handler that reads one request, writes ``data`` and closes the connection."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, index: int) -> None:
+        await read_request(reader)
+        writer.write(data)
+        await writer.drain()
+
+    return handler
+
+
 async def serve_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, index: int) -> None:
     await answer_each(reader, writer, b"ok")
 
@@ -218,12 +229,8 @@ async def test_chunked_body_comes_back_complete(pool: H1Pool) -> None:
 
 
 async def test_body_read_until_close_comes_back_complete(pool: H1Pool) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, index: int) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nno length, ended by the close")
-        await writer.drain()
-
-    async with RawServer(handler) as server:
+    until_close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nno length, ended by the close"
+    async with RawServer(replies(until_close)) as server:
         assert await get(pool, server.url()) == b"no length, ended by the close"
 
 
@@ -305,12 +312,7 @@ async def test_fresh_connection_closed_before_any_byte_raises_server_disconnecte
 
 
 def cut_short_handler(declared: int, sent: int) -> Handler:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, index: int) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % declared + payload(sent))
-        await writer.drain()
-
-    return handler
+    return replies(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % declared + payload(sent))
 
 
 @pytest.mark.parametrize(("declared", "sent"), [(100_000, 50_000), (1000, 500)])
@@ -321,12 +323,8 @@ async def test_body_cut_short_raises_body_cut_short(pool: H1Pool, declared: int,
 
 
 async def test_chunked_body_cut_short_raises_body_cut_short(pool: H1Pool) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, index: int) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n20\r\nshort")
-        await writer.drain()
-
-    async with RawServer(handler) as server:
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n20\r\nshort"
+    async with RawServer(replies(cut)) as server:
         with pytest.raises(BodyCutShort):
             await get(pool, server.url())
 
