@@ -147,6 +147,17 @@ async def app_server(routes: list[web.RouteDef], tls: ssl.SSLContext | None = No
         await server.close()
 
 
+async def send_chunked(request: web.Request, parts: list[bytes]) -> web.StreamResponse:
+    """An answer in ``Transfer-Encoding: chunked``, one chunk per part."""
+    resp = web.StreamResponse()
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    for part in parts:
+        await resp.write(part)
+    await resp.write_eof()
+    return resp
+
+
 def url_of(server: TestServer, path: str) -> str:
     return f"{server.scheme}://127.0.0.1:{server.port}{path}"
 
@@ -213,13 +224,7 @@ async def test_chunked_body_comes_back_complete(pool: H1Pool) -> None:
     parts = [payload(10, 1), payload(70_000, 2), payload(1, 3), payload(5000, 4)]
 
     async def chunked(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse()
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        for part in parts:
-            await resp.write(part)
-        await resp.write_eof()
-        return resp
+        return await send_chunked(request, parts)
 
     async with app_server([web.get("/chunked", chunked)]) as server:
         ans = await fetch(pool, "GET", url_of(server, "/chunked"))
@@ -369,13 +374,7 @@ async def test_declared_length_over_cap_raises_body_too_large(pool: H1Pool, size
 
 async def test_chunked_body_over_cap_raises_body_too_large(pool: H1Pool) -> None:
     async def chunked(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse()
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        for i in range(10):
-            await resp.write(payload(1000, i))
-        await resp.write_eof()
-        return resp
+        return await send_chunked(request, [payload(1000, i) for i in range(10)])
 
     async with app_server([web.get("/chunked", chunked)]) as server:
         with pytest.raises(BodyTooLarge) as info:
@@ -389,13 +388,7 @@ async def test_body_over_cap_via_upstream_client_is_bad_response(chunked: bool) 
     async def big(request: web.Request) -> web.StreamResponse:
         if not chunked:
             return web.Response(body=payload(10_000))
-        resp = web.StreamResponse()
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        for i in range(10):
-            await resp.write(payload(1000, i))
-        await resp.write_eof()
-        return resp
+        return await send_chunked(request, [payload(1000, i) for i in range(10)])
 
     client = UpstreamClient("x", max_body=4321)
     async with app_server([web.get("/big", big)]) as server:
