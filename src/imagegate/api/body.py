@@ -15,15 +15,3 @@ async def capped(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[byte
         if total > limit:
             raise PayloadTooLarge(f"Request body too large: the limit is {limit} bytes.")
         yield chunk
-
-
-async def read_capped(stream: AsyncIterator[bytes], limit: int) -> bytes:
-    """The whole body of ``stream``, with ``capped``'s limit (one generator fewer: the JSON endpoints' path)."""
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in stream:
-        total += len(chunk)
-        if total > limit:
-            raise PayloadTooLarge(f"Request body too large: the limit is {limit} bytes.")
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from imagegate.api.async_work import intercept
-from imagegate.api.body import read_capped
+from imagegate.api.body import capped
 from imagegate.api.disconnect import ClientGone, client_gone, until_disconnect
 from imagegate.api.encode import PartsResponse, encode_answer
 from imagegate.api.multipart import FormData, read_multipart
@@ -39,7 +39,7 @@ def _check_declared_length(request: Request, limit: int) -> None:
 
 async def _read_json(request: Request, limit: int) -> dict:
     _check_declared_length(request, limit)
-    body = await read_capped(request.stream(), limit)
+    body = b"".join([chunk async for chunk in capped(request.stream(), limit)])
     if not body:
         raise InvalidRequest("The request body is empty: expected a JSON object.")
     request.state.match_body = body  # X-Imagegate-Replay-Match: body

@@ -69,13 +69,8 @@ def _parse_match(value: str) -> tuple[str, tuple[str, ...], str | None]:
     )
 
 
-_PLAIN = {m: ReplayOptions(mode=m) for m in MODES}
-
-
 def parse_options(mode: str | None, match: str | None, default_mode: str | None = None) -> ReplayOptions:
     """Options from the two headers; ``default_mode`` (the key's, else the gateway's) when no mode header is sent."""
-    if mode is None and match is None and default_mode in _PLAIN:  # no header: the default's shared options
-        return _PLAIN[default_mode]
     chosen = (mode or default_mode or "off").strip().lower()
     if chosen not in MODES:
         raise InvalidRequest(

@@ -164,7 +164,7 @@ class _Connection(asyncio.BufferedProtocol):
             self.keep_alive = False  # a body that runs until the connection closes: it is complete
             self._message_done()
         else:
-            self._fail(BodyCutShort("the upstream closed the connection before the body was complete"))
+            self._fail(BodyCutShort("upstream body was cut short: the connection closed before its end"))
 
     # httptools callbacks
     def on_message_begin(self) -> None:

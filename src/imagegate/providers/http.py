@@ -17,7 +17,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-import yarl
 
 from imagegate.core.errors import BadResponse, ProviderError, Timeout, Unavailable
 from imagegate.providers.b64lift import Chunk, Lifted, loads_lifting_chunks
@@ -100,7 +99,6 @@ class UpstreamClient:
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
         self._pool: H1Pool | None = None
-        self._urls: dict[str, yarl.URL] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -141,16 +139,12 @@ class UpstreamClient:
         started = time.perf_counter()
         try:
             async with self.session.request(
-                method, self._url(url), headers=hdrs, data=body_bytes, timeout=client_timeout, allow_redirects=True
+                method, url, headers=hdrs, data=body_bytes, timeout=client_timeout, allow_redirects=True
             ) as resp:
                 ttfb = (time.perf_counter() - started) * 1000
                 declared = resp.content_length
                 if declared is not None and declared > cap:
-                    raise BadResponse(
-                        f"upstream body of {declared} bytes exceeds the {cap} byte cap",
-                        provider=self.provider,
-                        status=resp.status,
-                    )
+                    raise self._too_large(cap, resp.status, declared)
                 # The body as it arrives, one receive chunk at a time, never joined (``json_lifting`` reads
                 # around the base64 in place; ``api/encode.py`` writes the same slices out).
                 chunks: list[bytes] = []
@@ -158,9 +152,7 @@ class UpstreamClient:
                 while chunk := (await resp.content.readchunk())[0]:
                     size += len(chunk)
                     if size > cap:
-                        raise BadResponse(
-                            f"upstream body exceeds the {cap} byte cap", provider=self.provider, status=resp.status
-                        )
+                        raise self._too_large(cap, resp.status, None)
                     chunks.append(chunk)
                 body = chunks or [b""]
                 return UpstreamResponse(
@@ -180,7 +172,7 @@ class UpstreamClient:
         self, method: str, url: str, headers: dict[str, str], body: bytes | bytearray | None, total: float, cap: int
     ) -> UpstreamResponse:
         if self._pool is None:
-            self._pool = H1Pool(connect_s=self.timeouts.connect, keepalive_s=60.0, limit=self._limit)
+            self._pool = H1Pool(connect_s=self.timeouts.connect, limit=self._limit)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -188,10 +180,7 @@ class UpstreamClient:
                 method, url, headers.items(), body, read_s=self.timeouts.read, total_s=total, cap=cap
             )
         except BodyTooLarge as exc:
-            size = f"of {exc.declared} bytes " if exc.declared is not None else ""
-            raise BadResponse(
-                f"upstream body {size}exceeds the {cap} byte cap", provider=self.provider, status=exc.status
-            ) from None
+            raise self._too_large(cap, exc.status, exc.declared) from None
         except TRANSPORT_ERRORS as exc:
             raise transport_error(self.provider, exc) from exc
         return UpstreamResponse(
@@ -203,14 +192,9 @@ class UpstreamClient:
             provider=self.provider,
         )
 
-    def _url(self, url: str) -> yarl.URL:
-        """``url`` parsed once: an adapter calls the same few URLs over and over."""
-        parsed = self._urls.get(url)
-        if parsed is None:
-            if len(self._urls) >= 256:  # per-request URLs (a prediction's id): keep the cache small
-                self._urls.clear()
-            parsed = self._urls[url] = yarl.URL(url)
-        return parsed
+    def _too_large(self, cap: int, status: int, declared: int | None) -> BadResponse:
+        size = f"of {declared} bytes " if declared is not None else ""
+        return BadResponse(f"upstream body {size}exceeds the {cap} byte cap", provider=self.provider, status=status)
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -228,8 +212,10 @@ def transport_error(provider: str, exc: BaseException) -> ProviderError:
     """The typed error for a transport failure (timeout, cut-short body, refused or reset connection)."""
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return Timeout(f"{provider}: upstream timed out", provider=provider)
-    if isinstance(exc, aiohttp.ClientPayloadError | BodyCutShort):
+    if isinstance(exc, aiohttp.ClientPayloadError):
         return Unavailable(f"{provider}: upstream body was cut short", provider=provider)
+    if isinstance(exc, BodyCutShort):  # our own client's words: a body cut short, a broken answer, a redirect loop
+        return Unavailable(f"{provider}: {exc}", provider=provider)
     return Unavailable(f"{provider}: connection failed ({type(exc).__name__})", provider=provider)
 
 
