@@ -821,20 +821,25 @@ async def test_100_continue_before_the_answer_is_skipped(pool: H1Pool, separate_
     [b"garbage!!", answer(b"unsolicited"), b"HTTP/1.1 200 OK\r\n"],
     ids=["garbage", "a-whole-answer", "a-partial-head"],
 )
-async def test_bytes_after_a_complete_answer_stop_the_connection_being_reused(pool: H1Pool, extra: bytes) -> None:
+@pytest.mark.parametrize("padding", [0, DIRECT_READ_MIN], ids=["parsed", "read-directly"])
+async def test_bytes_after_a_complete_answer_stop_the_connection_being_reused(
+    pool: H1Pool, extra: bytes, padding: int
+) -> None:
+    """Also for a body read straight into its own buffer, where the parser never sees the bytes after it."""
     requests_on: dict[int, int] = {}
+    pad = b"p" * padding
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, index: int) -> None:
         while await read_request(reader) is not None:
             requests_on[index] = requests_on.get(index, 0) + 1
-            writer.write(answer(b"answer %d" % index) + (extra if index == 0 else b""))
+            writer.write(answer(b"answer %d" % index + pad) + (extra if index == 0 else b""))
             await writer.drain()
 
     async with RawServer(handler) as server:
         first = await fetch(pool, "GET", server.url())
         assert first.status == 200
-        assert b"".join(first.chunks) == b"answer 0"
-        assert await get(pool, server.url()) == b"answer 1"
+        assert b"".join(first.chunks) == b"answer 0" + pad
+        assert await get(pool, server.url()) == b"answer 1" + pad
         assert server.connections == 2
     assert requests_on == {0: 1, 1: 1}
 

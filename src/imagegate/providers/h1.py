@@ -135,7 +135,9 @@ class _Connection(asyncio.BufferedProtocol):
             self._first_byte_at = now
         if self._direct is not None:
             self._filled += nbytes
-            if self._filled == len(self._direct):
+            if self._filled > self._length:  # the spare byte filled: more came than the answer declared
+                self.keep_alive = False
+            if self._filled >= self._length:
                 self._message_done()
             return
         try:
@@ -193,7 +195,9 @@ class _Connection(asyncio.BufferedProtocol):
         if length > self._cap:
             raise BodyTooLarge(self._status, length)
         if length >= DIRECT_READ_MIN and self._status not in (204, 304):  # those two never carry a body
-            self._direct = bytearray(length)
+            # one spare byte: a read that fills it shows bytes beyond the declared length, which the parser never
+            # sees in this mode, so the connection is not put back with them waiting in its socket
+            self._direct = bytearray(length + 1)
             self._direct_view = memoryview(self._direct)
 
     def on_body(self, body: bytes) -> None:
@@ -201,7 +205,7 @@ class _Connection(asyncio.BufferedProtocol):
             end = self._filled + len(body)
             self._direct[self._filled : end] = body
             self._filled = end
-            if end == len(self._direct):  # the whole body came with the head
+            if end == self._length:  # the whole body came with the head (the parser sees what follows it)
                 self._message_done()
             return
         self._size += len(body)
@@ -222,6 +226,8 @@ class _Connection(asyncio.BufferedProtocol):
             return
         self._complete = True
         self._direct_view = None  # later bytes land in the scratch buffer (and close the connection)
+        if self._direct is not None:  # the spare byte goes once the read that filled the buffer has let go of it
+            self._loop.call_soon(_trim, self._direct, self._length)
         done = self._done
         if done is None or done.done():
             return
@@ -253,6 +259,12 @@ class _Connection(asyncio.BufferedProtocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+
+def _trim(buffer: bytearray, length: int) -> None:
+    """Cut a direct-read buffer to its declared length. Scheduled before the answer's future is settled, so it
+    runs before anyone reads the answer; not in ``buffer_updated``, where the loop still holds a view of it."""
+    del buffer[length:]
 
 
 class H1Pool:
