@@ -208,6 +208,21 @@ async def test_content_length_body_of_64k_or_more_is_read_into_one_bytearray(poo
     assert ans.chunks[0] == data
 
 
+async def test_a_body_read_directly_that_ends_at_its_length_keeps_the_connection(pool: H1Pool) -> None:
+    """The spare byte of a direct read is cut off again, and an answer that filled only its declared length leaves
+    the connection in the pool."""
+    data = payload(DIRECT_READ_MIN + 3)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _index: int) -> None:
+        await answer_each(reader, writer, data)
+
+    async with RawServer(handler) as server:
+        for _ in range(3):
+            ans = await fetch(pool, "GET", server.url())
+            assert ans.chunks == [bytearray(data)]
+        assert server.connections == 1
+
+
 async def test_small_content_length_body_comes_back_complete(pool: H1Pool) -> None:
     async def small(request: web.Request) -> web.Response:
         return web.Response(body=b'{"ok": true}', content_type="application/json")
