@@ -68,7 +68,8 @@ def profile_under_load(pid: int, call: Call, concurrency: int, seconds: float, o
     if exe is None:
         return {"skipped": "py-spy is not installed (pip install py-spy into the venv)"}
     spy = subprocess.Popen(
-        [exe, "record", "-d", str(int(seconds)), "-r", "100", "-p", str(pid), "-f", "raw", "-o", str(out_file)],
+        [exe, "record", "--nonblocking", "-d", str(int(seconds)), "-r", "100", "-p", str(pid), "-f", "raw"]
+        + ["-o", str(out_file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

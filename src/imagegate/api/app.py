@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from imagegate.api import batches, chat, files, gallery, images, jobs, models, recordings, uploads
 from imagegate.api.arena import arena_routes
+from imagegate.api.direct import GatewayApp
 from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
 from imagegate.api.timeouts import BodyTimeout
@@ -176,17 +177,16 @@ def create_app(  # type: ignore[no-untyped-def]
         finally:
             await services.aclose()
 
+    api_routes = [*_api_routes("/v1"), *_api_routes("/openai/v1"), *_tenancy_routes()]
     routes = [
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/files/{token}", files.serve_file, methods=["GET"]),
-        *_api_routes("/v1"),
-        *_api_routes("/openai/v1"),
-        *_tenancy_routes(),
+        *api_routes,
         *web_routes(),
     ]
-    app = Starlette(
+    app = GatewayApp(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(BodyTimeout, timeout_s=settings.body_timeout_s)],
@@ -195,5 +195,7 @@ def create_app(  # type: ignore[no-untyped-def]
             HTTPException: http_error_handler,
             Exception: unhandled_error_handler,
         },
+        body_timeout_s=settings.body_timeout_s,
     )
+    app.add_direct(api_routes)  # the API's fixed paths skip Starlette's stack (api/direct.py)
     return app

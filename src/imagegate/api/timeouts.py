@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from starlette.types import Message, Receive, Scope
+
 from imagegate.core.errors import GatewayError
 
 
@@ -30,25 +32,29 @@ class BodyTimeout:
         self.timeout_s = timeout_s
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        timeout_s = self.timeout_s
-        body_done = False
+        await self.app(scope, timed_body(scope, receive, self.timeout_s), send)
 
-        async def timed_receive() -> Any:
-            nonlocal body_done
-            if body_done:
-                return await receive()
-            try:
-                async with asyncio.timeout(timeout_s):
-                    message = await receive()
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"The request body stopped arriving: nothing came for {timeout_s:g} s (body_timeout_s).",
-                    headers={"Connection": "close"},
-                ) from None
-            body_done = message["type"] != "http.request" or not message.get("more_body", False)
-            return message
 
-        await self.app(scope, timed_receive, send)
+def timed_body(scope: Scope, receive: Receive, timeout_s: float) -> Receive:
+    """``receive`` with each piece of a request body waited for at most ``timeout_s`` (``RequestTimeout`` after
+    that); unchanged for a request that has no body to wait for (not HTTP, or GET, HEAD, OPTIONS)."""
+    if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+        return receive
+    body_done = False
+
+    async def timed_receive() -> Message:
+        nonlocal body_done
+        if body_done:
+            return await receive()
+        try:
+            async with asyncio.timeout(timeout_s):
+                message = await receive()
+        except TimeoutError:
+            raise RequestTimeout(
+                f"The request body stopped arriving: nothing came for {timeout_s:g} s (body_timeout_s).",
+                headers={"Connection": "close"},
+            ) from None
+        body_done = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return timed_receive
