@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=HERE / "results")
     args = p.parse_args(argv)
     variants = [parse_variant(v) for v in args.variant]
+    names = [n for n, _ in variants]
+    if "direct" in names or len(set(names)) != len(names):
+        p.error("variant names must be distinct, and 'direct' is the path straight to the upstream")
     command = "python bench/overhead/variants.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     results: dict = {
         "command": command,
