@@ -17,16 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from recorder import PG_SERVER, make_records  # noqa: E402
+from recorder import make_records, pg_url, sqlite_url  # noqa: E402
 
 from imagegate.store import perf_daily  # noqa: E402
 from imagegate.store.db import Database, run_migrations  # noqa: E402
@@ -62,22 +58,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--pg", action="store_true", help="PostgreSQL at 127.0.0.1:5432/test instead of SQLite")
     args = p.parse_args()
+    url_of = pg_url if args.pg else sqlite_url
     results = []
     for _ in range(args.rounds):
-        if args.pg:
-            schema = f"rollup_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            try:
-                results.append(one(f"{PG_SERVER}?options=-csearch_path%3D{schema}", args.n))
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                admin.dispose()
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                results.append(one(f"sqlite:///{tmp}/log.db", args.n))
+        with url_of() as url:
+            results.append(one(url, args.n))
     where = "PostgreSQL" if args.pg else "SQLite"
     print(f"{where}, one refresh over {args.n:,} new attempts; per attempt, CPU / wall:")
     print("  " + ", ".join(f"{cpu:.1f} / {wall:.1f} us" for cpu, wall in results))

@@ -20,17 +20,13 @@ import argparse
 import asyncio
 import secrets
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from recorder import PG_SERVER, make_records  # noqa: E402
+from recorder import make_records, pg_url, sqlite_url  # noqa: E402
 
 from imagegate.api.app import new_request_id  # noqa: E402
 from imagegate.store.db import Database, run_migrations  # noqa: E402
@@ -76,24 +72,11 @@ def main() -> None:
     p.add_argument("--pg", action="store_true", help="PostgreSQL at 127.0.0.1:5432/test instead of SQLite")
     args = p.parse_args()
     results: dict[str, list[float]] = {s: [] for s in SCHEMES}
+    url_of = pg_url if args.pg else sqlite_url
     for _ in range(args.rounds):
         for scheme in SCHEMES:
-            if args.pg:
-                schema = f"ids_{uuid.uuid4().hex[:8]}"
-                admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-                with admin.connect() as conn:
-                    conn.execute(text(f"CREATE SCHEMA {schema}"))
-                try:
-                    url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-                    results[scheme].append(asyncio.run(one(url, scheme, args.prefill, args.n)))
-                finally:
-                    with admin.connect() as conn:
-                        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-                    admin.dispose()
-            else:
-                with tempfile.TemporaryDirectory() as tmp:
-                    url = f"sqlite:///{tmp}/log.db"
-                    results[scheme].append(asyncio.run(one(url, scheme, args.prefill, args.n)))
+            with url_of() as url:
+                results[scheme].append(asyncio.run(one(url, scheme, args.prefill, args.n)))
     where = "PostgreSQL" if args.pg else "SQLite"
     print(f"{where}, {args.prefill:,} requests logged first, then {args.n:,} measured; writer CPU per request:")
     for scheme, values in results.items():
