@@ -5,6 +5,9 @@
 - **Disconnect callback**: ``scope["extensions"][DISCONNECT_HOOK](callback)`` asks to have ``callback`` called when
   the connection is lost (``None`` withdraws it) and returns True when it is already gone. ``api/disconnect.py``
   uses it instead of a task per request waiting on ``receive()``.
+- **Body received**: ``scope["extensions"][BODY_RECEIVED]()`` is True once the whole request body has arrived, so
+  the next ``receive()`` returns it without waiting: ``api/timeouts.timed_body`` then sets no timer for it (a
+  2 KB request usually arrives with its headers, in one read).
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ _408 = (
 
 HEADER_TIMEOUT_ENV = "IMAGEGATE_HEADER_TIMEOUT_S"  # what ``imagegate serve`` hands its workers
 DISCONNECT_HOOK = "imagegate.on_disconnect"
+BODY_RECEIVED = "imagegate.body_received"
 
 
 class GatewayProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header read timeout and a disconnect callback."""
+    """uvicorn's httptools protocol with a header read timeout, a disconnect callback and a body-received check."""
 
     header_timeout_s: float | None = None  # None: read HEADER_TIMEOUT_ENV once (workers are separate processes)
 
@@ -65,12 +69,20 @@ class GatewayProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {DISCONNECT_HOOK: self._watch_disconnect}  # type: ignore[dict-item]
+        extensions: dict[str, Any] = {DISCONNECT_HOOK: self._watch_disconnect, BODY_RECEIVED: self._body_received}
+        self.scope["extensions"] = extensions  # type: ignore[typeddict-item]
         self._arm()
 
     def _watch_disconnect(self, callback: Callable[[], None] | None) -> bool:
         self._on_gone = callback
         return self.transport.is_closing() or (self.cycle is not None and self.cycle.disconnected)
+
+    def _body_received(self) -> bool:
+        """Asked by a request that is running, so ``self.cycle`` is its cycle or, once its body is complete, a
+        pipelined request's after it: then the answer may be False, and the caller only sets a timer it did not
+        need. (A closure over the cycle would make a reference cycle with its scope: garbage for the collector.)"""
+        cycle = self.cycle
+        return cycle is not None and not cycle.more_body
 
     def on_headers_complete(self) -> None:
         self._disarm()

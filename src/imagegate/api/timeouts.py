@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope
 
+from imagegate.api.protocol import BODY_RECEIVED
 from imagegate.core.errors import GatewayError
 
 
@@ -37,23 +38,28 @@ class BodyTimeout:
 
 def timed_body(scope: Scope, receive: Receive, timeout_s: float) -> Receive:
     """``receive`` with each piece of a request body waited for at most ``timeout_s`` (``RequestTimeout`` after
-    that); unchanged for a request that has no body to wait for (not HTTP, or GET, HEAD, OPTIONS)."""
+    that); unchanged for a request that has no body to wait for (not HTTP, or GET, HEAD, OPTIONS). Under
+    ``imagegate serve`` a body that has all arrived is received without a timer (``protocol.BODY_RECEIVED``)."""
     if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
         return receive
+    received = scope.get("extensions", {}).get(BODY_RECEIVED)
     body_done = False
 
     async def timed_receive() -> Message:
         nonlocal body_done
         if body_done:
             return await receive()
-        try:
-            async with asyncio.timeout(timeout_s):
-                message = await receive()
-        except TimeoutError:
-            raise RequestTimeout(
-                f"The request body stopped arriving: nothing came for {timeout_s:g} s (body_timeout_s).",
-                headers={"Connection": "close"},
-            ) from None
+        if received is not None and received():
+            message = await receive()  # all of it is in: returned without waiting
+        else:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"The request body stopped arriving: nothing came for {timeout_s:g} s (body_timeout_s).",
+                    headers={"Connection": "close"},
+                ) from None
         body_done = message["type"] != "http.request" or not message.get("more_body", False)
         return message
 
