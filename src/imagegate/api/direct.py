@@ -8,7 +8,8 @@ the method and path up in a dict instead and does the same work itself: the body
 endpoint, the app's own exception handlers (the most specific class first, as Starlette picks them), and for an
 unexpected error the 500 in the error shape, then the exception raised on to the server, as Starlette's
 server-error middleware does. Routes with path parameters, other methods and anything under a ``root_path`` go
-through Starlette as before (a wrong method still gets its 405 there).
+through Starlette as before (a wrong method still gets its 405 there). Middleware added to the app does not wrap
+the direct paths: what they need is done here, explicitly.
 """
 
 from __future__ import annotations
