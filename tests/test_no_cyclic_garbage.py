@@ -1,7 +1,8 @@
 """A served image generation leaves no reference cycles behind: everything it allocates is freed by reference
 counting. Cyclic garbage costs collector passes that grow with the request rate: a closure over the HTTP cycle kept
-in the request's scope (tried for ``protocol.BODY_RECEIVED``) left ~16 objects per request, 14 collections in 6 s
-at 2,700 req/s, 4.7 % of the time and p99 22 ms instead of 15 (``docs/benchmarks.md``, issue 18)."""
+in the request's scope (tried for ``protocol.BODY_RECEIVED``) left ~15 objects per request, 15 collections in 6 s
+at 2,700 req/s, 4.7 % of the time and p99 22 ms instead of 15 (``docs/benchmarks.md``, issue 18;
+``bench/overhead/gc_probe``)."""
 
 from __future__ import annotations
 

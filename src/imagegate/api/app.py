@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,7 +19,6 @@ from imagegate.api.arena import arena_routes
 from imagegate.api.direct import GatewayApp
 from imagegate.api.disconnect import client_gone
 from imagegate.api.errors import gateway_error_handler, http_error_handler, unhandled_error_handler
-from imagegate.api.timeouts import BodyTimeout
 from imagegate.core.errors import GatewayError
 from imagegate.core.redaction import install_log_redaction
 from imagegate.settings import Settings
@@ -186,16 +184,14 @@ def create_app(  # type: ignore[no-untyped-def]
         *api_routes,
         *web_routes(),
     ]
-    app = GatewayApp(
+    return GatewayApp(
         routes=routes,
+        direct_routes=api_routes,  # the API's fixed paths skip Starlette's stack (api/direct.py)
+        body_timeout_s=settings.body_timeout_s,
         lifespan=lifespan,
-        middleware=[Middleware(BodyTimeout, timeout_s=settings.body_timeout_s)],
         exception_handlers={
             GatewayError: gateway_error_handler,
             HTTPException: http_error_handler,
             Exception: unhandled_error_handler,
         },
-        body_timeout_s=settings.body_timeout_s,
     )
-    app.add_direct(api_routes)  # the API's fixed paths skip Starlette's stack (api/direct.py)
-    return app

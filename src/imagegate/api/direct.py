@@ -14,32 +14,38 @@ the direct paths: what they need is done here, explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from imagegate.api.timeouts import timed_body
+from imagegate.api.timeouts import BodyTimeout, timed_body
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class GatewayApp(Starlette):
-    """Starlette, with a direct path for the endpoints registered by ``add_direct``."""
+    """Starlette, with a direct path for the fixed paths of ``direct_routes`` (which are also among ``routes``).
+    ``body_timeout_s`` limits the body reads on both paths: ``BodyTimeout`` is the stack's first middleware."""
 
-    def __init__(self, *args: Any, body_timeout_s: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        *,
+        body_timeout_s: float,
+        direct_routes: Sequence[Route] = (),
+        middleware: Sequence[Middleware] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(middleware=[Middleware(BodyTimeout, timeout_s=body_timeout_s), *middleware], **kwargs)
         self.body_timeout_s = body_timeout_s
         self.direct: dict[tuple[str, str], Endpoint] = {}
-
-    def add_direct(self, routes: list[Route]) -> None:
-        """Serve these routes' fixed paths directly (they stay in the route list, for everything else)."""
-        for route in routes:
+        for route in direct_routes:
             if route.param_convertors or route.methods is None:
                 continue
             for method in route.methods:
